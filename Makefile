@@ -1,0 +1,41 @@
+# rlpjepa: the two commands a reader needs are `make repro` and `make test`; both set up .venv first.
+#   make setup        create .venv and `pip install -e ".[dev]"` (re-runs only when setup.py/settings.ini change)
+#   make test         run every library notebook as a pytest test (flags: RLPJEPA_TEST_FLAGS="slow gpu")
+#   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile)
+#   make bench        run benchmarks/*.py (files starting with `_` are helpers, not run; BENCH_ARGS=...)
+#   make clean-check  nbdev_clean + nbdev_export must leave tracked files unchanged (what .ci/run checks)
+# Extra pytest arguments: make test PYTEST_ARGS="-k 01_distributions -x"
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Run tools from the venv with its bin/ first on PATH, so that `python`, `papermill` and the `python3`
+# kernel that dvc stages call resolve to this venv, not to the system.
+RUN    := PATH="$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)"
+PYTEST_ARGS ?=
+BENCH  ?= $(sort $(wildcard benchmarks/[!_]*.py))
+BENCH_ARGS ?=
+
+.PHONY: setup test repro bench clean-check
+.DEFAULT_GOAL := test
+
+setup: $(STAMP)
+
+$(STAMP): setup.py settings.ini
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[dev]"
+	touch $@
+
+test: setup
+	$(RUN) python -m pytest tests -q --durations=0 --durations-min=1 $(PYTEST_ARGS)
+
+repro: setup
+	$(RUN) dvc repro
+
+bench: setup
+	@test -n "$(BENCH)" || { echo "no benchmarks/*.py to run"; exit 0; }
+	@set -e; for f in $(BENCH); do echo "== $$f"; $(RUN) python $$f $(BENCH_ARGS); done
+
+clean-check: setup
+	bash .ci/run hygiene
