@@ -10,7 +10,7 @@ expected = 'version description keywords author author_email license min_python 
 missing = [o for o in expected if o not in cfg]
 assert not missing, f"settings.ini is missing: {missing}"
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': ('Apache-2.0', None)}
 statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Mature', 'Inactive']
 py_versions = '3.10 3.11 3.12 3.13'.split()
 
@@ -24,7 +24,6 @@ setuptools.setup(
     license=lic[0],
     classifiers=['Development Status :: ' + cfg['status'] + ' - ' + statuses[int(cfg['status'])],
                  'Intended Audience :: ' + cfg['audience'].title(),
-                 'License :: ' + lic[1],
                  'Natural Language :: ' + cfg['language'].title()]
                 + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
@@ -36,7 +35,8 @@ setuptools.setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     zip_safe=False,
-    entry_points={'nbdev': [f'{cfg["lib_path"]}={cfg["lib_path"]}._modidx:d']},
+    entry_points={'console_scripts': shlex.split(cfg.get('console_scripts', '')),
+                  'nbdev': [f'{cfg["lib_path"]}={cfg["lib_path"]}._modidx:d']},
     version=cfg['version'],
     description=cfg['description'],
     author=cfg['author'],

@@ -5,6 +5,7 @@
 # %% ../nbs/02_regularizers.ipynb #02f18ac4
 from __future__ import annotations
 import inspect, math
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -65,11 +66,18 @@ def svd_projections(z:torch.Tensor, n:int|None=None, mode:str='svd', generator:t
     return torch.cat([vh, random_projections(n - vh.shape[0], z.shape[1], generator, z.device)])
 
 # %% ../nbs/02_regularizers.ipynb #565caf47
+def _sort_rows(a:torch.Tensor) -> torch.Tensor:
+    "Each row of `a` sorted ascending; differentiable; through numpy on the CPU, where it is several times faster."
+    if a.device.type != 'cpu': return a.sort(dim=1).values
+    an = a.detach().numpy()
+    if not a.requires_grad: return torch.from_numpy(np.sort(an, axis=1))
+    return a.gather(1, torch.from_numpy(np.argsort(an, axis=1)))
+
 def _sw(x:torch.Tensor, y:torch.Tensor, projections:torch.Tensor) -> torch.Tensor:
     with _no_autocast(x):
         p = projections.detach().float()
-        px = (p @ x.float().T).sort(dim=1).values          # (N, B)
-        with torch.no_grad(): py = (p @ y.float().T).sort(dim=1).values
+        px = _sort_rows(p @ x.float().T)                     # (N, B)
+        with torch.no_grad(): py = _sort_rows(p @ y.float().T)
         return F.mse_loss(px, py)
 
 def sliced_wasserstein(x:torch.Tensor, y:torch.Tensor, projections:torch.Tensor, check:bool|None=None) -> torch.Tensor:
