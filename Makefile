@@ -1,5 +1,6 @@
 # rlpjepa: the two commands a reader needs are `make repro` and `make test`; both set up .venv first.
 #   make setup        create .venv and `pip install -e ".[dev]"` (re-runs only when setup.py/settings.ini change)
+#   make data         fetch the embedded default dataset (Fashion-MNIST) into data/
 #   make test         run every library notebook as a pytest test (flags: RLPJEPA_TEST_FLAGS="slow gpu")
 #   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile)
 #   make bench        run benchmarks/*.py (files starting with `_` are helpers, not run; BENCH_ARGS=...)
@@ -17,7 +18,7 @@ PYTEST_ARGS ?=
 BENCH  ?= $(sort $(wildcard benchmarks/[!_]*.py))
 BENCH_ARGS ?=
 
-.PHONY: setup test repro bench clean-check
+.PHONY: setup data test repro bench clean-check
 .DEFAULT_GOAL := test
 
 setup: $(STAMP)
@@ -27,10 +28,21 @@ $(STAMP): setup.py settings.ini
 	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[dev]"
 	touch $@
 
+# The embedded default dataset: Fashion-MNIST from Debian's dataset-fashion-mnist (30 MB; apt-get as root or via
+# sudo), copied and md5-checked into data/ by `rlpjepa-fetch` (which falls back to torchvision's downloader).
+FMNIST_DEB := /usr/share/datasets/fashion-mnist
+data: setup
+	@if [ ! -d data/fashion_mnist ] && [ ! -d $(FMNIST_DEB) ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's dataset-fashion-mnist"; \
+	  $$([ "$$(id -u)" -eq 0 ] || echo sudo) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist' >/dev/null; fi
+	$(RUN) rlpjepa-fetch fashion_mnist --root data
+
+# Tests that need the real data skip themselves without it, so a failed `data` step does not stop the tests.
 test: setup
+	-@$(MAKE) --no-print-directory data
 	$(RUN) python -m pytest tests -q --durations=0 --durations-min=1 $(PYTEST_ARGS)
 
-repro: setup
+repro: setup data
 	$(RUN) dvc repro
 
 bench: setup

@@ -82,6 +82,10 @@ class GeneralizedGaussian(Distribution):
     def expand(self, batch_shape, _instance=None):
         return type(self)(*(t.expand(batch_shape) for t in (self.p, self.loc, self.scale)))
 
+    def to(self, *args, **kwargs):
+        "The same distribution with its parameters moved by `Tensor.to(*args, **kwargs)` (device and/or dtype)."
+        return type(self)(*(t.to(*args, **kwargs) for t in (self.p, self.loc, self.scale)))
+
     def rsample(self, sample_shape=torch.Size(), generator=None):
         shape = self._extended_shape(sample_shape)
         return self.loc + self.scale * standard_gn(shape, self.p.expand(shape), generator, self._fast)
@@ -154,6 +158,7 @@ class _ShapeMixin:
         Distribution.__init__(self, self.p.shape, validate_args=False)
     def expand(self, batch_shape, _instance=None):
         return type(self)(*(t.expand(batch_shape) for t in (self.p, self.loc, self.scale)))
+    def to(self, *args, **kwargs): return type(self)(*(t.to(*args, **kwargs) for t in (self.p, self.loc, self.scale)))
     def _moments(self):
         "ρ, E[Y], E[Y²], log ρ, E[|X0|^p/p | X>0] (see `_partial_moments`), in the parameters' dtype."
         return tuple(t.to(self.p.dtype) for t in _partial_moments(self.p, self.loc, self.scale))

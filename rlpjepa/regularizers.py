@@ -127,6 +127,8 @@ class RDMReg(nn.Module):
             self.seed = broadcast_int(int(torch.randint(2**62, ())) if self.seed is None else self.seed)
             self._synced = True
         s, self.step = self.seed + 2 * self.step, self.step + 1
+        if hasattr(self.target, 'to') and _device_of(self.target) != z1.device:
+            self.target = self.target.to(z1.device)   # sample where the features live: no per-step host copy
         gd, gt = self._generator(z1.device, s, 0), self._generator(_device_of(self.target), s + 1, 1)
         views = [gather(z) for z in views]
         b, d = views[0].shape
