@@ -16,8 +16,8 @@ from torchvision.ops import roi_align
 # %% auto #0
 __all__ = ['FMNIST_FILES', 'FMNIST_CLASSES', 'FMNIST_DEB_DIR', 'CIFAR_FILES', 'TRANSFER', 'DATASETS', 'IMG_EXT', 'DEFAULT_SIZE',
            'PRESETS', 'PRESET_OF', 'GRAY', 'JITTER_OPS', 'ImageData', 'read_idx', 'imagenet100_classes',
-           'decode_images', 'load_image_folder', 'load_dataset', 'fetch', 'fetch_main', 'Augment', 'EvalTransform',
-           'num_batches', 'Batches', 'batches']
+           'decode_images', 'load_image_folder', 'load_dataset', 'fetch', 'fetch_main', 'fetch_cli', 'Augment',
+           'EvalTransform', 'num_batches', 'Batches', 'batches']
 
 # %% ../nbs/04_data.ipynb #dd45d4ab
 @dataclass
@@ -324,6 +324,10 @@ def fetch_main(argv=None):
     except (FileNotFoundError, ValueError, ImportError) as e: sys.exit(f"rlpjepa-fetch: {e}")
     print(f"{a.name}: ready in {dest}")
     return dest
+
+def fetch_cli():
+    "Console script `rlpjepa-fetch`: `fetch_main` with exit status 0 on success (`sys.exit(path)` would exit 1)."
+    fetch_main()
 
 # %% ../nbs/04_data.ipynb #8f569582
 PRESETS = {  # size: output side; mean/std: normalisation (the dataset's train-set statistics)

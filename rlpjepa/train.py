@@ -24,7 +24,7 @@ __all__ = ['METHOD_NAMES', 'LARS_LR', 'METHODS', 'CKPT_KEYS', 'Config', 'check_k
            'WarmupCosine', 'base_lrs', 'build_optimizer', 'make_target', 'DistributionMatchingLoss', 'LeJEPALoss',
            'VICRegLoss', 'InfoNCELoss', 'Method', 'build_method', 'rng_state', 'set_rng_state', 'save_checkpoint',
            'load_checkpoint', 'evaluate_online', 'GlobalBatchNorm1d', 'GlobalBatchNorm2d', 'sync_batchnorm', 'pretrain',
-           'main']
+           'main', 'cli']
 
 # %% ../nbs/06_train.ipynb #19bb8b85
 METHOD_NAMES = ('rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl')
@@ -650,6 +650,10 @@ def main(argv=None):
         if init: dist.destroy_process_group()
     if rank == 0: print(json.dumps({k: v for k, v in m.items() if k != 'versions'}, indent=1))
     return m
+
+def cli():
+    "Console script `rlpjepa-pretrain`: `main` with exit status 0 on success (`sys.exit(dict)` would exit 1)."
+    main()
 
 # %% ../nbs/06_train.ipynb #ec2bd3dc
 #| eval: false
