@@ -13,7 +13,7 @@ from .core import check_positive, check_finite, broadcast_params
 
 # %% auto #0
 __all__ = ['standard_gn', 'GeneralizedGaussian', 'sigma_gn', 'TruncatedGeneralizedGaussian', 'binary_entropy',
-           'RectifiedGeneralizedGaussian', 'sigma_rgn']
+           'RectifiedGeneralizedGaussian', 'sigma_rgn', 'mu_for_l0']
 
 # %% ../nbs/01_distributions.ipynb #9076acf1
 def _gn_log_norm(p, scale):
@@ -247,3 +247,12 @@ def sigma_rgn(p, loc=0., target_var=1.):
         return math.exp(optimize.brentq(f, lo, hi, xtol=1e-14, rtol=1e-15, maxiter=500))
     out = [solve(a, b, c) for a, b, c in zip(p.flatten().tolist(), loc.flatten().tolist(), tv.flatten().tolist())]
     return torch.tensor(out, dtype=torch.float64).view(p.shape)
+
+# %% ../nbs/01_distributions.ipynb #35888ab1
+def mu_for_l0(l0, p, scale=None):
+    "Location μ of RGN_p(μ, σ) whose expected non-zero fraction is `l0` ∈ (0, 1); σ = `scale` or σ_GN(p)."
+    l0 = torch.as_tensor(l0, dtype=torch.float64)
+    if not ((l0 > 0) & (l0 < 1)).all(): raise ValueError(f"`l0` must be in (0, 1) (a fraction of non-zero coordinates), got {l0}")
+    p = check_positive(p, 'p', torch.float64)
+    scale = sigma_gn(p).double() if scale is None else check_positive(scale, 'scale', torch.float64)
+    return scale * GeneralizedGaussian(p, torch.zeros_like(p), torch.ones_like(p)).icdf(l0)

@@ -178,22 +178,24 @@ def parse_overrides(overrides) -> dict:
         except yaml.YAMLError as e: raise ValueError(f"override {item!r}: value is not valid YAML ({e})") from None
     return out
 
-def load_config(params:str|Path|None=None, section:str|None=None, overrides=(), **kwargs) -> Config:
-    "A `Config` from `section` of the YAML file `params` (whole file if None), then `overrides` ('key=value') and `kwargs`."
+def load_config(params:str|Path|None=None, section:str|list|tuple|None=None, overrides=(), **kwargs) -> Config:
+    "A `Config` from `section` of the YAML file `params` (whole file if None; a list of sections is merged in order, later keys win), then `overrides` ('key=value') and `kwargs`."
     d = {}
     if params is not None:
         params = Path(params)
         if not params.exists(): raise FileNotFoundError(f"params file {params} does not exist (pass --params PATH)")
         data = yaml.safe_load(params.read_text()) or {}
-        src = str(params)
-        if section is not None:
-            if not isinstance(data, dict) or section not in data:
-                keys = list(data) if isinstance(data, dict) else []
-                raise ValueError(f"section '{section}' not found in {params}; its top-level keys are {keys}")
-            data, src = data[section] or {}, f"{params} section '{section}'"
-        if not isinstance(data, dict): raise ValueError(f"{src} must be a mapping of config keys, got {type(data).__name__}")
-        for k in data: check_key(k, src)
-        d.update(data)
+        sections = [None] if section is None else [section] if isinstance(section, str) else list(section)
+        for sec in sections:
+            part, src = data, str(params)
+            if sec is not None:
+                if not isinstance(data, dict) or sec not in data:
+                    keys = list(data) if isinstance(data, dict) else []
+                    raise ValueError(f"section '{sec}' not found in {params}; its top-level keys are {keys}")
+                part, src = data[sec] or {}, f"{params} section '{sec}'"
+            if not isinstance(part, dict): raise ValueError(f"{src} must be a mapping of config keys, got {type(part).__name__}")
+            for k in part: check_key(k, src)
+            d.update(part)
     d.update(parse_overrides(overrides))
     for k in kwargs: check_key(k, 'the keyword arguments')
     d.update(kwargs)
@@ -635,7 +637,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog='rlpjepa-pretrain', description=__doc__ or 'rlpjepa pretraining',
                                  epilog='Overrides are key=value with YAML values, e.g. method=vicreg lr=0.1 compile=true.')
     ap.add_argument('--params', default=None, help='YAML file with the settings (default: none)')
-    ap.add_argument('--section', default=None, help="top-level key of --params holding the settings (default: the whole file)")
+    ap.add_argument('--section', action='append', default=None,
+                    help="top-level key of --params holding the settings (default: the whole file); repeat it to merge several sections in order")
     ap.add_argument('overrides', nargs='*', help='key=value settings, applied last')
     a = ap.parse_args(argv)
     try: cfg = load_config(a.params, a.section, a.overrides)
