@@ -2,7 +2,9 @@
 #   make setup        create .venv and `pip install -e ".[dev]"` (re-runs only when setup.py/settings.ini change)
 #   make data         fetch the embedded default dataset (Fashion-MNIST) into data/
 #   make test         run every library notebook as a pytest test (flags: RLPJEPA_TEST_FLAGS="slow gpu")
-#   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile)
+#   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; ~45 min on 2 cores)
+#   make repro PROFILE=paper   first merge params/paper.yaml into params.yaml (`rlpjepa-profile paper`), then dvc repro
+#   make smoke        the whole DAG on tiny data in a temporary copy, plus Ctrl-C/SIGKILL recovery (.ci/smoke, ~8 min)
 #   make bench        run benchmarks/*.py (files starting with `_` are helpers, not run; BENCH_ARGS=...)
 #   make clean-check  nbdev_clean + nbdev_export must leave tracked files unchanged (what .ci/run checks)
 # Extra pytest arguments: make test PYTEST_ARGS="-k 01_distributions -x"
@@ -18,7 +20,7 @@ PYTEST_ARGS ?=
 BENCH  ?= $(sort $(wildcard benchmarks/[!_]*.py))
 BENCH_ARGS ?=
 
-.PHONY: setup data test repro bench clean-check
+.PHONY: setup data test repro smoke bench clean-check
 .DEFAULT_GOAL := test
 
 setup: $(STAMP)
@@ -42,8 +44,12 @@ test: setup
 	-@$(MAKE) --no-print-directory data
 	$(RUN) python -m pytest tests -q --durations=0 --durations-min=1 $(PYTEST_ARGS)
 
+PROFILE ?=
 repro: setup data
-	$(RUN) dvc repro
+	$(if $(PROFILE),$(RUN) rlpjepa-profile $(PROFILE) &&) $(RUN) dvc repro
+
+smoke: setup data
+	bash .ci/smoke
 
 bench: setup
 	@test -n "$(BENCH)" || { echo "no benchmarks/*.py to run"; exit 0; }
