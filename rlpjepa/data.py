@@ -15,9 +15,9 @@ from torchvision.ops import roi_align
 
 # %% auto #0
 __all__ = ['FMNIST_FILES', 'FMNIST_CLASSES', 'FMNIST_DEB_DIR', 'CIFAR_FILES', 'TRANSFER', 'DATASETS', 'IMG_EXT', 'DEFAULT_SIZE',
-           'PRESETS', 'PRESET_OF', 'GRAY', 'JITTER_OPS', 'ImageData', 'read_idx', 'imagenet100_classes',
-           'decode_images', 'load_image_folder', 'load_dataset', 'fetch', 'fetch_main', 'fetch_cli', 'Augment',
-           'EvalTransform', 'num_batches', 'Batches', 'batches']
+           'PRESETS', 'PRESET_OF', 'GRAY', 'JITTER_OPS', 'ImageData', 'match_channels', 'read_idx',
+           'imagenet100_classes', 'decode_images', 'load_image_folder', 'load_dataset', 'fetch', 'fetch_main',
+           'fetch_cli', 'Augment', 'EvalTransform', 'num_batches', 'Batches', 'batches']
 
 # %% ../nbs/04_data.ipynb #dd45d4ab
 @dataclass
@@ -47,6 +47,16 @@ class ImageData:
     def to(self, device) -> ImageData:
         "A copy with `x` and `y` on `device` (e.g. keep a whole small set on the GPU)."
         return ImageData(self.x.to(device), self.y.to(device), list(self.classes), self.name)
+
+# %% ../nbs/04_data.ipynb #3f7e0bb2
+def match_channels(data:ImageData, channels:int) -> tuple[ImageData, str]:
+    "`data` with `channels` channels for a model that takes them (3 → 1: the channel mean, 1 → n: repeated), and a note of the conversion ('' when none)."
+    c = data.x.shape[1]
+    if c == channels: return data, ''
+    if channels == 1: x, note = data.x.float().mean(1, keepdim=True).round().to(torch.uint8), f'{c} channels → gray (channel mean)'
+    elif c == 1: x, note = data.x.repeat(1, channels, 1, 1), f'gray → {channels} channels (repeated)'
+    else: raise ValueError(f"{data.name or 'the data'} has {c} channels; the model takes {channels} (only 1 ↔ n is converted)")
+    return ImageData(x, data.y, list(data.classes), data.name), note
 
 # %% ../nbs/04_data.ipynb #0240a9a9
 FMNIST_FILES = {  # file -> md5 of its decompressed content
@@ -395,7 +405,7 @@ class Augment(nn.Module):
         if min(b, c, s) < 0 or not 0 <= h <= 0.5: raise ValueError(f"`jitter` needs b, c, s ≥ 0 and 0 ≤ hue ≤ 0.5, got {jitter!r}")
         self.jitter = (float(b), float(c), float(s), float(h))
         self.color = len(mean or cfg['mean']) == 3
-        probs = dict(p_jitter=p_jitter if self.color else 0., p_gray=p_gray if self.color else 0.,
+        probs = dict(p_jitter=p_jitter, p_gray=p_gray if self.color else 0.,
                      p_blur=cfg['p_blur'] if p_blur is None else p_blur, p_solarize=p_solarize,
                      p_flip=cfg['p_flip'] if p_flip is None else p_flip)
         for k, v in probs.items():
@@ -441,11 +451,11 @@ class Augment(nn.Module):
         return roi_align(x, rois, (self.size, self.size), 1.0, -1, True)
 
     def photometric(self, x, p):
-        "Colour jitter (random order per sample), grayscale, blur, solarize, flip — in place on float x in [0, 1]."
+        "Colour jitter (random order per sample; brightness and contrast only on one channel), grayscale, blur, solarize, flip — in place on float x in [0, 1]."
         p = {k: v.to(x.device) for k, v in p.items()}
-        if self.color and p['jitter'].any():
+        if p['jitter'].any():              # one channel: brightness and contrast (saturation and hue are the identity there)
             for step in range(4):
-                for op in range(4):
+                for op in range(4 if self.color else 2):
                     _on(x, p['jitter'] & (p['order'][:, step] == op), JITTER_OPS[op], p['factors'][:, op].view(-1, 1, 1, 1))
         if self.color: _on(x, p['gray'], lambda t: _gray(t).expand(-1, 3, -1, -1))
         if self.p_blur > 0: _on(x, p['blur'], lambda t, sg: _blur(t, sg, min(self.k_blur, 2 * (min(t.shape[-2:]) // 2) - 1)), p['sigma'])

@@ -123,8 +123,8 @@ class GeneralizedGaussian(Distribution):
 
 # %% ../nbs/01_distributions.ipynb #17eedebb
 def sigma_gn(p):
-    "σ that gives GN_p(0, σ) unit variance (the authors' default scale, `mode_of_sigma: sigma_GN`)."
-    p = check_positive(p, 'p')
+    "σ that gives GN_p(0, σ) unit variance (the authors' default scale, `mode_of_sigma: sigma_GN`); float64 unless `p` is a tensor of another dtype."
+    p = check_positive(p, 'p', None if torch.is_tensor(p) else torch.float64)
     return torch.exp(0.5 * (torch.lgamma(1/p) - torch.lgamma(3/p)) - torch.log(p) / p)
 
 # %% ../nbs/01_distributions.ipynb #e942eb24

@@ -13,8 +13,8 @@ from torch import nn
 from .metrics import l0_sparsity, l1_sparsity, SparsityMeter, renyi_entropy, nhsic
 
 # %% auto #0
-__all__ = ['extract_features', 'linear_probe', 'knn_predict', 'knn_accuracy', 'representation_stats', 'few_shot_indices',
-           'transfer', 'transfer_summary']
+__all__ = ['PROBE_RECIPE', 'extract_features', 'linear_probe', 'lbfgs_probe', 'knn_predict', 'knn_accuracy', 'evaluate_features',
+           'representation_stats', 'few_shot_indices', 'transfer', 'transfer_summary']
 
 # %% ../nbs/07_evaluate.ipynb #206fb474
 def _feats(f, name:str) -> torch.Tensor:
@@ -143,6 +143,41 @@ def linear_probe(train_feats, train_y, test_feats, test_y, epochs:int=100, lr:fl
     with torch.no_grad():
         return (head(Xte).argmax(1) == yte).double().mean().item() * 100
 
+# %% ../nbs/07_evaluate.ipynb #a6849eb5
+def lbfgs_probe(train_feats, train_y, test_feats, test_y, l2:float=1e-4, max_iter:int=1000, tol:float=1e-6,
+                num_classes:int|None=None, device=None, return_info:bool=False):
+    "Top-1 test accuracy (%) of L2-regularized logistic regression on standardized frozen features, solved by full-batch L-BFGS."
+    Xtr, Xte = _feats(train_feats, 'train_feats'), _feats(test_feats, 'test_feats')
+    if Xte.shape[1] != Xtr.shape[1]:
+        raise ValueError(f"`test_feats` has {Xte.shape[1]} dims but `train_feats` has {Xtr.shape[1]}")
+    ytr, yte = _labels(train_y, len(Xtr), 'train_y', 'train_feats'), _labels(test_y, len(Xte), 'test_y', 'test_feats')
+    l2, tol, max_iter = _posfloat(l2, 'l2', allow_zero=True), _posfloat(tol, 'tol'), _posint(max_iter, 'max_iter')
+    C = _num_classes(num_classes, ytr, yte)
+    device = torch.device(device) if device is not None else Xtr.device
+    Xtr, Xte = Xtr.to(device, torch.float64), Xte.to(device, torch.float64)
+    ytr, yte = ytr.to(device), yte.to(device)
+    mu, sd = Xtr.mean(0), Xtr.std(0, correction=0)
+    sd = torch.where(sd > 1e-6 * (1 + mu.abs()), sd, torch.ones_like(sd))
+    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
+    W = torch.zeros(Xtr.shape[1], C, dtype=torch.float64, device=device, requires_grad=True)
+    b = torch.zeros(C, dtype=torch.float64, device=device, requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, max_eval=2 * max_iter, history_size=20,
+                            tolerance_grad=tol, tolerance_change=1e-14, line_search_fn='strong_wolfe')
+    def objective():
+        opt.zero_grad(set_to_none=False)
+        loss = F.cross_entropy(Xtr @ W + b, ytr) + 0.5 * l2 * W.square().sum()
+        loss.backward()
+        return loss
+    with torch.enable_grad():
+        opt.step(objective)
+        loss = objective().item()                                # objective and gradient at the solution
+    grad = max(W.grad.abs().max().item(), b.grad.abs().max().item())
+    with torch.no_grad(): acc = (torch.argmax(Xte @ W + b, 1) == yte).double().mean().item() * 100
+    if not return_info: return acc
+    n_iter = int(opt.state[opt._params[0]].get('n_iter', 0))
+    # L-BFGS stops before max_iter when the gradient is below `tol` or the objective cannot decrease further
+    return acc, dict(n_iter=n_iter, grad_max=grad, converged=n_iter < max_iter, loss=loss)
+
 # %% ../nbs/07_evaluate.ipynb #3ab9d461
 @torch.no_grad()
 def knn_predict(train_feats, train_y, test_feats, k:int=20, T:float=0.07, chunk_size:int=1024, num_classes:int|None=None):
@@ -168,6 +203,27 @@ def knn_accuracy(train_feats, train_y, test_feats, test_y, k:int=20, T:float=0.0
     yte = _labels(test_y, len(Xte), 'test_y', 'test_feats')
     pred = knn_predict(train_feats, train_y, Xte, k, T, chunk_size, num_classes)
     return (pred == yte.cpu()).double().mean().item() * 100
+
+# %% ../nbs/07_evaluate.ipynb #61f811e1
+PROBE_RECIPE = dict(l2=1e-4, max_iter=1000, tol=1e-6, knn_k=20, knn_t=0.07)
+
+def evaluate_features(train, test, l2:float=1e-4, max_iter:int=1000, tol:float=1e-6, knn_k:int=20, knn_t:float=0.07) -> dict:
+    "Offline top-1 (%) of the converged linear probe and the weighted kNN on h and z, and the sparsity of test z."
+    for name, t in (('train', train), ('test', test)):
+        if not (isinstance(t, (tuple, list)) and len(t) == 3):
+            raise ValueError(f"`{name}` must be the (H, Z, y) triple of `extract_features`, got {type(t).__name__}")
+    (Htr, Ztr, ytr), (Hte, Zte, yte) = train, test
+    C = _num_classes(None, _labels(ytr, len(ytr), 'train y', 'train H'), _labels(yte, len(yte), 'test y', 'test H'))
+    out, iters = {}, {}
+    for kind, tr, te in (('encoder', Htr, Hte), ('projector', Ztr, Zte)):
+        acc, info = lbfgs_probe(tr, ytr, te, yte, l2=l2, max_iter=max_iter, tol=tol, num_classes=C, return_info=True)
+        out[f'{kind}_linear'], iters[kind] = acc, info
+        out[f'{kind}_knn'] = knn_accuracy(tr, ytr, te, yte, k=knn_k, T=knn_t, num_classes=C)
+    sp = SparsityMeter().update(_feats(Zte, 'test Z')).compute()
+    out.update(l0_sparsity=sp['l0'], l1_sparsity=sp['l1'], dead_dims=sp['dead_dims'], n_train=len(ytr), n_test=len(yte),
+               encoder_iters=iters['encoder']['n_iter'], projector_iters=iters['projector']['n_iter'],
+               probe_converged=all(i['converged'] for i in iters.values()))
+    return out
 
 # %% ../nbs/07_evaluate.ipynb #45d0c533
 def representation_stats(Z, nhsic_samples:int=512, nhsic_dims:int=64, seed:int=0) -> dict:
@@ -204,9 +260,11 @@ def _check_shots(shots) -> list:
     return shots
 
 def transfer(model:nn.Module, dataset_name:str, shots=('full', 1), seeds=(0, 1, 2), root='data', transform=None,
-             load=None, batch_size:int=256, device=None, splits=('train', 'test'), probe_kw:dict|None=None) -> pd.DataFrame:
-    "Full and few-shot linear-probe accuracy (and feature sparsity) of frozen `model` on `dataset_name`, one row per run."
+             load=None, batch_size:int=256, device=None, splits=('train', 'test'), probe_kw:dict|None=None,
+             probe:str='lbfgs') -> pd.DataFrame:
+    "Full and few-shot linear-probe accuracy (and feature sparsity) of frozen `model` on `dataset_name`, one row per run; `probe` 'lbfgs' (converged, `lbfgs_probe`) or 'sgd' (`linear_probe`)."
     shots, seeds = _check_shots(shots), [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)]
+    if probe not in ('lbfgs', 'sgd'): raise ValueError(f"`probe` must be 'lbfgs' or 'sgd', got {probe!r}")
     if not seeds: raise ValueError("`seeds` must hold at least one seed")
     if load is None:
         try: from rlpjepa.data import load_dataset as load
@@ -223,7 +281,8 @@ def transfer(model:nn.Module, dataset_name:str, shots=('full', 1), seeds=(0, 1, 
         for s in shots:
             for seed in (seeds[:1] if s == 'full' else seeds):
                 idx = torch.arange(len(ytr)) if s == 'full' else few_shot_indices(ytr, s, seed)
-                acc = linear_probe(tr[idx], ytr[idx], te, yte, seed=seed, num_classes=C, **(probe_kw or {}))
+                acc = (lbfgs_probe(tr[idx], ytr[idx], te, yte, num_classes=C, **(probe_kw or {})) if probe == 'lbfgs' else
+                       linear_probe(tr[idx], ytr[idx], te, yte, seed=seed, num_classes=C, **(probe_kw or {})))
                 rows.append(dict(dataset=dataset_name, features=kind, shots=str(s), seed=seed, n_train=len(idx), acc1=acc, **sp))
     return pd.DataFrame(rows)
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_pipeline.ipynb #4c028a6f
 from __future__ import annotations
-import argparse, copy, io, json, math, os, sys
+import argparse, copy, dataclasses, io, json, math, os, sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -13,10 +13,14 @@ import yaml
 from .distributions import RectifiedGeneralizedGaussian, sigma_gn, sigma_rgn
 
 # %% auto #0
-__all__ = ['RUN_KEYS', 'METRIC_KEYS', 'LP_METHODS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'DEFAULT_NON_NEG', 'PAPER_COLUMNS',
-           'load_run', 'target_sigma', 'target_l0', 'target_label', 'method_label', 'run_table', 'ref_method',
-           'paper_rows', 'comparison_table', 'pareto_front', 'claim', 'check_claims', 'apply_profile', 'profile_cli',
-           'notebook_parameters', 'paper_parameters', 'run_paper', 'paper_cli']
+__all__ = ['RUN_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'CACHE_DIR',
+           'REFERENCE_PROJECTORS', 'VERDICT_TEXT', 'VERDICT_NUMBER', 'PAPER_COLUMNS', 'OFFLINE_COLUMNS', 'run_config',
+           'checkpoint_path', 'load_run', 'file_sha', 'target_l0', 'target_label', 'method_label', 'read_eval',
+           'run_table', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'write_json', 'eval_cli',
+           'projector_key', 'raw_pixels', 'references', 'reference_summary', 'read_references', 'references_cli',
+           'add_references', 'reference_rows', 'seed_spread', 'run_spread', 'verdict', 'Claims', 'ref_method',
+           'paper_rows', 'comparison_table', 'pareto_front', 'apply_profile', 'profile_cli', 'notebook_parameters',
+           'artifact_notebook', 'paper_parameters', 'run_paper', 'paper_cli']
 
 # %% ../nbs/09_pipeline.ipynb #8f0575f3
 def _finished(run:Path) -> Path:
@@ -26,36 +30,50 @@ def _finished(run:Path) -> Path:
         raise FileNotFoundError(f"run {run} is unfinished (no metrics.json): rerun its stage (`dvc repro`) to finish it")
     return run
 
-def load_run(run, map_location='cpu'):
-    "`(model, cfg, transform)` of a finished run folder: the frozen `JointEmbedding` (eval mode), its `Config`, and its evaluation transform."
-    from rlpjepa.train import Config, build_method, load_checkpoint
-    from rlpjepa.data import EvalTransform, PRESET_OF
+def run_config(run) -> tuple[dict, dict]:
+    "`(config, resolved)` of a finished run folder: the `Config` keys as trained and the settings `rlpjepa.train.resolve` derived from them."
     run = _finished(run)
-    state = load_checkpoint(run/'last.pt', map_location)
-    cfg = Config.from_dict(state['config'], f"{run/'last.pt'} config")
+    d = yaml.safe_load((run/'config.yaml').read_text()) or {}
+    if 'resolved' not in d:
+        raise ValueError(f"{run/'config.yaml'} has no `resolved` settings: it was written by an older rlpjepa; retrain the run (`dvc repro`)")
+    resolved = d.pop('resolved')
+    return d, resolved
+
+def checkpoint_path(run, checkpoint:str='last.pt') -> Path:
+    "The checkpoint file `checkpoint` (`last.pt`, or a kept `epoch_0010.pt`) of a finished run."
+    p = _finished(run)/'ckpt'/checkpoint
+    if not p.exists():
+        have = sorted(f.name for f in (Path(run)/'ckpt').glob('*.pt')) if (Path(run)/'ckpt').is_dir() else []
+        raise FileNotFoundError(f"run {run} has no checkpoint {checkpoint}; it has {have}")
+    return p
+
+def load_run(run, map_location='cpu', checkpoint:str='last.pt'):
+    "`(model, cfg, transform)` of a finished run folder: the frozen `JointEmbedding` (eval mode) of `checkpoint`, its `Config`, and its evaluation transform."
+    from rlpjepa.train import Config, build_method, load_checkpoint
+    from rlpjepa.data import EvalTransform
+    cfg_d, res = run_config(run)
+    path = checkpoint_path(run, checkpoint)
+    state = load_checkpoint(path, map_location)
+    cfg = Config.from_dict(state['config'], f"{path} config")
     sd = {k[len('model.'):]: v for k, v in state['model'].items() if k.startswith('model.')}
-    conv = next((v for v in sd.values() if v.ndim == 4), None)
-    if conv is None: raise ValueError(f"{run/'last.pt'} holds no convolution weight to tell the input channels")
-    model, _ = build_method(cfg, in_chans=conv.shape[1])
+    model, _ = build_method(cfg, in_chans=res['in_chans'])
     model.load_state_dict(sd)
-    tf = EvalTransform(cfg.augment or PRESET_OF.get(cfg.dataset, cfg.dataset), cfg.image_size)
-    return model.eval().requires_grad_(False), cfg, tf
+    return model.eval().requires_grad_(False), cfg, EvalTransform(res['augment'], res['image_size'])
+
+def file_sha(path, n:int=16) -> str:
+    "The first `n` hex digits of the SHA-256 of a file (names a checkpoint in caches and evaluations)."
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()[:n]
 
 # %% ../nbs/09_pipeline.ipynb #7d66fcfe
-RUN_KEYS = ('method', 'dataset', 'backbone', 'width', 'p', 'mu', 'sigma', 'target_rectified', 'projector_rectified',
-            'non_neg', 'num_projections', 'projections', 'lambda_reg', 'epochs', 'train_subset', 'seed')
-METRIC_KEYS = ('encoder_acc1', 'projector_acc1', 'l1_sparsity', 'l0_sparsity', 'dead_dims', 'wall_s')
-LP_METHODS = ('rectified_lpjepa', 'lpjepa')
-
-def _is_lp(row) -> bool: return row['method'] in LP_METHODS
-
-def _rect(row, key) -> bool:
-    v = row[key]
-    return row['method'] == 'rectified_lpjepa' if v is None or (isinstance(v, float) and math.isnan(v)) else bool(v)
-
-def target_sigma(p:float, sigma) -> float:
-    "The σ a run used: `sigma_gn(p)` for 'gn', `sigma_rgn(p, ...)` is μ-dependent and handled by the caller, a number as is."
-    return sigma_gn(p) if sigma == 'gn' else float(sigma)
+RUN_KEYS = ('method', 'dataset', 'backbone', 'width', 'p', 'mu', 'sigma', 'num_projections', 'projections',
+            'lambda_reg', 'epochs', 'batch_size', 'train_subset', 'seed')
+RESOLVED_KEYS = ('target', 'target_rectified', 'sigma', 'target_l0', 'projector', 'non_neg', 'nonnegative_z', 'lr', 'augment')
+METRIC_KEYS = ('encoder_acc1', 'projector_acc1', 'l1_sparsity', 'l0_sparsity', 'dead_dims', 'wall_s', 'train_s')
+EVAL_KEYS = ('encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn')
 
 def target_l0(p:float, mu:float, sigma='gn') -> float:
     "Expected ℓ0 fraction Φ_GN_p(0,1)(μ/σ) of the target RGN_p(μ, σ), σ = 'gn' | 'rgn' | a number."
@@ -65,55 +83,345 @@ def target_l0(p:float, mu:float, sigma='gn') -> float:
 def _num(v) -> str: return f"{float(v):g}"
 
 def target_label(row) -> str:
-    "'RGN₁(0.25)' / 'GN₂(0)' for the LpJEPA family, '–' for the baselines (as in the paper's tables)."
-    if not _is_lp(row): return '–'
-    name = 'RGN' if _rect(row, 'target_rectified') else 'GN'
+    "'RGN₁(0.25)' / 'GN₂(0)' for the LpJEPA family (its resolved `target`), '–' for the baselines (as in the paper's tables)."
+    if not row.get('target'): return '–'
     sub = _num(row['p']).translate(str.maketrans('0123456789.', '₀₁₂₃₄₅₆₇₈₉.'))
-    return f"{name}{sub}({_num(row['mu'])})"
+    return f"{row['target']}{sub}({_num(row['mu'])})"
 
 METHOD_LABELS = dict(rectified_lpjepa='Rectified LpJEPA', lpjepa='LpJEPA', lejepa='LeJEPA', vicreg='VICReg',
                      nvicreg='NVICReg', simclr='SimCLR', ncl='NCL')
 NON_NEG_LABELS = dict(relu='ReLU', rep_relu='RepReLU')
-DEFAULT_NON_NEG = dict(nvicreg='relu', ncl='rep_relu')
 
 def method_label(row) -> str:
-    "'Rectified LpJEPA', 'VICReg', 'NCL-RepReLU', 'NVICReg-ReLU' (the non-negativity of NCL/NVICReg named as in the paper)."
-    m = row['method']; base = METHOD_LABELS.get(m, m)
-    if m in DEFAULT_NON_NEG: base += '-' + NON_NEG_LABELS[row.get('non_neg') or DEFAULT_NON_NEG[m]]
-    return base
+    "'Rectified LpJEPA', 'VICReg', 'NCL-RepReLU', 'NVICReg-ReLU' (the resolved non-negativity of NCL/NVICReg named as in the paper)."
+    base = METHOD_LABELS.get(row['method'], row['method'])
+    nn = row.get('non_neg')
+    return f"{base}-{NON_NEG_LABELS[nn]}" if isinstance(nn, str) and nn else base
 
-def run_table(*groups, runs_dir='results/runs') -> pd.DataFrame:
-    "One row per finished run under `runs_dir/<group>/*` (or the run folders given): config knobs, final metrics, target ℓ0."
+def read_eval(run) -> dict:
+    "The offline evaluation `eval.json` of a run (`rlpjepa-eval`); an error if missing or written for another checkpoint."
+    f = Path(run)/'eval.json'
+    if not f.exists(): raise FileNotFoundError(f"run {run} has no eval.json: run its evaluation stage (`dvc repro`) or `rlpjepa-eval {run}`")
+    try: ev = json.loads(f.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f"{f} is not valid JSON ({e}); rerun `rlpjepa-eval {run}`") from None
+    sha = file_sha(checkpoint_path(run))
+    if ev.get('checkpoint_sha') != sha:
+        raise ValueError(f"{f} evaluates checkpoint {ev.get('checkpoint_sha')}, but {run}/ckpt/last.pt is {sha}: "
+                         f"stale; rerun `rlpjepa-eval {run}`")
+    return ev
+
+def _run_row(run:Path, group:str, offline:bool) -> dict:
+    cfg, res = run_config(run)
+    m = json.loads((run/'metrics.json').read_text())
+    row = dict(group=group, run=run.name, name=f'{group}/{run.name}', path=str(run))
+    row.update({k: cfg.get(k) for k in RUN_KEYS})
+    row.update({k: res.get(k) for k in RESOLVED_KEYS})
+    row['sigma_value'] = row.pop('sigma') if row['target'] else None
+    row['sigma'] = cfg.get('sigma')
+    row.update({k: m.get(k) for k in METRIC_KEYS})
+    row['method_label'], row['target_label'] = method_label(row), target_label(row)
+    if offline: row.update({k: read_eval(run)[k] for k in EVAL_KEYS})
+    return row
+
+def run_table(*runs, runs_dir='results/runs', offline:bool=True) -> pd.DataFrame:
+    "One row per finished run (`group/name` under `runs_dir`, a group = all its runs, or a run folder): config, resolved settings, online metrics, offline evaluation."
     rows = []
-    for g in groups:
-        g = Path(g) if Path(g).is_absolute() or Path(g).exists() and (Path(g)/'metrics.json').exists() else Path(runs_dir)/g
-        if not g.exists(): raise FileNotFoundError(f"run group {g} does not exist: run its pretraining stages (`dvc repro`)")
-        runs = [g] if (g/'config.yaml').exists() else sorted(d for d in g.iterdir() if d.is_dir())
-        if not runs: raise FileNotFoundError(f"run group {g} holds no run folder")
-        for run in runs:
-            _finished(run)
-            cfg = yaml.safe_load((run/'config.yaml').read_text())
-            m = json.loads((run/'metrics.json').read_text())
-            row = dict(group=g.name if g != run else run.parent.name, run=run.name, path=str(run))
-            row.update({k: cfg.get(k) for k in RUN_KEYS})
-            row.update({k: m.get(k) for k in METRIC_KEYS})
-            row['method_label'] = method_label(row)
-            row['target'] = target_label(row)
-            lp_rect = _is_lp(row) and _rect(row, 'target_rectified')
-            row['target_l0'] = target_l0(row['p'], row['mu'], row['sigma']) if lp_rect else (1.0 if _is_lp(row) else np.nan)
-            rows.append(row)
+    for r in runs:
+        g = Path(r) if Path(r).is_absolute() or (Path(r)/'config.yaml').exists() else Path(runs_dir)/r
+        if not g.exists(): raise FileNotFoundError(f"run or run group {g} does not exist: run its pretraining stages (`dvc repro`)")
+        folders = [g] if (g/'config.yaml').exists() or (g/'metrics.json').exists() else sorted(d for d in g.iterdir() if d.is_dir())
+        if not folders: raise FileNotFoundError(f"run group {g} holds no run folder")
+        for run in folders: rows.append(_run_row(run, run.parent.name, offline))
     return pd.DataFrame(rows)
 
+# %% ../nbs/09_pipeline.ipynb #0e4f55c5
+def best_device() -> torch.device:
+    "CUDA if available, else the CPU."
+    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+
+CACHE_DIR = Path(os.environ.get('RLPJEPA_CACHE', '.cache/rlpjepa'))
+
+def run_data(run, split:str='train', root='data'):
+    "The images a run saw: its training images (`train_subset` of the train split) or its test images (`val_subset` of the test split; 0 = all), at its size."
+    from rlpjepa.data import load_dataset
+    cfg, res = run_config(run)
+    d = load_dataset(cfg['dataset'], split, root, size=cfg.get('image_size'))
+    n = cfg.get('train_subset' if split == 'train' else 'val_subset')
+    return d.subset(torch.arange(min(n, len(d)))) if n else d
+
+def run_features(run, split:str='test', data=None, checkpoint:str='last.pt', root='data', device=None, cache:bool=True,
+                 cache_dir=None, batch_size:int=1024):
+    "Frozen `(H, Z, y)` of a run's `checkpoint` on `data` (default: `run_data(run, split)`), on the best device, cached on disk by checkpoint hash."
+    from rlpjepa.evaluate import extract_features
+    path = checkpoint_path(run, checkpoint)
+    if data is None: data = run_data(run, split, root)
+    key = None
+    if cache:
+        import hashlib
+        h = hashlib.sha256(data.x.numpy().tobytes()); h.update(data.y.numpy().tobytes())
+        key = Path(cache_dir or CACHE_DIR)/'features'/f"{file_sha(path)}-{h.hexdigest()[:16]}.pt"
+        if key.exists():
+            try: return tuple(torch.load(key, weights_only=True))
+            except Exception: key.unlink(missing_ok=True)                # a damaged cache entry is recomputed
+    device = torch.device(device) if device is not None else best_device()
+    model, cfg, tf = load_run(run, checkpoint=checkpoint)
+    feats = extract_features(model.to(device), data, tf.to(device), batch_size, device, amp=device.type == 'cuda')
+    if key is not None:
+        key.parent.mkdir(parents=True, exist_ok=True)
+        tmp = key.with_name(key.name + f'.{os.getpid()}.tmp'); torch.save(list(feats), tmp); os.replace(tmp, key)
+    return feats
+
+# %% ../nbs/09_pipeline.ipynb #3ce95689
+def evaluate_run(run, checkpoint:str='last.pt', root='data', device=None, cache:bool=False, **recipe) -> dict:
+    "Offline evaluation of a run's frozen `checkpoint`: `rlpjepa.evaluate.evaluate_features` on its training images → the full test set."
+    import time, platform
+    from rlpjepa.evaluate import evaluate_features, PROBE_RECIPE
+    unknown = set(recipe) - set(PROBE_RECIPE)
+    if unknown: raise ValueError(f"unknown probe recipe keys {sorted(unknown)}; the recipe has {sorted(PROBE_RECIPE)}")
+    recipe = dict(PROBE_RECIPE, **recipe)
+    t0 = time.time()
+    train = run_features(run, 'train', checkpoint=checkpoint, root=root, device=device, cache=cache)
+    test = run_features(run, 'test', checkpoint=checkpoint, root=root, device=device, cache=cache)
+    t1 = time.time()
+    out = evaluate_features(train, test, **recipe)
+    return dict(out, checkpoint=checkpoint, checkpoint_sha=file_sha(checkpoint_path(run, checkpoint)), recipe=recipe,
+                features_s=round(t1 - t0, 2), probe_s=round(time.time() - t1, 2), torch=torch.__version__, machine=platform.machine())
+
+def write_json(obj, path) -> Path:
+    "Write `obj` as JSON to `path` atomically (a temporary file, then `os.replace`)."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
+    tmp.write_text(json.dumps(obj, indent=1, default=float)); os.replace(tmp, path)
+    return path
+
+def _section(params, section) -> dict:
+    params = Path(params)
+    if not params.exists(): raise FileNotFoundError(f"params file {params} does not exist")
+    d = yaml.safe_load(params.read_text()) or {}
+    if section not in d: raise KeyError(f"section '{section}' not found in {params}; its top-level keys are {list(d)}")
+    return d[section] or {}
+
+def eval_cli(argv=None):
+    "Console script `rlpjepa-eval RUN [RUN ...] [--params params.yaml --section probe]`: writes RUN/eval.json."
+    ap = argparse.ArgumentParser(prog='rlpjepa-eval', description=evaluate_run.__doc__)
+    ap.add_argument('runs', nargs='+', help='finished run folders (results/runs/<group>/<name>)')
+    ap.add_argument('--params', default='params.yaml', help='YAML file holding the probe recipe')
+    ap.add_argument('--section', default='probe', help='its section (keys of rlpjepa.evaluate.PROBE_RECIPE)')
+    ap.add_argument('--root', default='data')
+    a = ap.parse_args(argv)
+    try:
+        recipe = _section(a.params, a.section)
+        for r in a.runs: checkpoint_path(r)
+        from rlpjepa.evaluate import PROBE_RECIPE
+        unknown = set(recipe) - set(PROBE_RECIPE)
+        if unknown: raise KeyError(f"{a.params} section '{a.section}': unknown keys {sorted(unknown)}; the recipe has {sorted(PROBE_RECIPE)}")
+    except (KeyError, FileNotFoundError, ValueError) as e: ap.error(str(e).strip('"'))
+    for r in a.runs:
+        ev = evaluate_run(r, root=a.root, **recipe)
+        write_json(ev, Path(r)/'eval.json')
+        print(f"{r}: encoder {ev['encoder_linear']:.2f} / {ev['encoder_knn']:.2f}, projector {ev['projector_linear']:.2f} / "
+              f"{ev['projector_knn']:.2f} (linear / kNN top-1 %), ℓ0 {ev['l0_sparsity']:.3f}", flush=True)
+
+# %% ../nbs/09_pipeline.ipynb #bf33b943
+REFERENCE_PROJECTORS = (('rectified_lpjepa', None), ('lejepa', None), ('nvicreg', 'relu'), ('simclr', None),
+                        ('ncl', 'rep_relu'), ('ncl', 'relu'))   # one method per projector kind: rectified_mlp, mlp, mlp+relu, simclr, ncl+rep_relu, ncl+relu
+
+def projector_key(projector:str, non_neg=None) -> str:
+    "'rectified_mlp', 'mlp', 'mlp+relu', 'simclr', 'ncl+rep_relu', …: a run's z architecture from its resolved settings."
+    return projector + (f'+{non_neg}' if isinstance(non_neg, str) and non_neg else '')
+
+def raw_pixels(train, test, **recipe) -> dict:
+    "The no-model reference: the offline probes of `evaluate_features` on the flattened pixels x / 255 (as both h and z)."
+    from rlpjepa.evaluate import evaluate_features
+    f = lambda d: d.x.flatten(1).float().div(255)
+    ev = evaluate_features((f(train), f(train), train.y), (f(test), f(test), test.y), **recipe)
+    return {k: ev[k] for k in ('encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn', 'n_train', 'n_test')}
+
+def references(encoders:dict, seeds=(0, 1, 2), projectors=REFERENCE_PROJECTORS, root='data', device=None, recipe=None,
+               datasets:dict|None=None) -> pd.DataFrame:
+    "Raw pixels and every encoder × projector kind at random initialisation (one row per init seed), through the offline probes."
+    from rlpjepa.train import Config, build_method, resolve
+    from rlpjepa.data import load_dataset, EvalTransform
+    from rlpjepa.evaluate import extract_features, evaluate_features
+    from rlpjepa import models as M
+    from torch import nn
+    from tqdm.auto import tqdm
+    recipe, device = recipe or {}, torch.device(device) if device is not None else best_device()
+    rows, raw_done = [], {}
+    for enc, keys in encoders.items():
+        cfg = Config.from_dict(dict(keys), f'encoder {enc!r}')
+        if datasets and cfg.dataset in datasets: train, test = datasets[cfg.dataset]
+        else:
+            train, test = (load_dataset(cfg.dataset, s, root, size=cfg.image_size) for s in ('train', 'test'))
+            if cfg.train_subset: train = train.subset(torch.arange(min(cfg.train_subset, len(train))))
+        res = resolve(cfg, train.x.shape[1], train.x.shape[2])
+        tf = EvalTransform(res['augment'], res['image_size']).to(device)
+        base = dict(encoder=enc, dataset=cfg.dataset, backbone=cfg.backbone, width=cfg.width)
+        key = (cfg.dataset, len(train))
+        if key not in raw_done: raw_done[key] = raw_pixels(train, test, **recipe)
+        rows.append(dict(base, reference='raw pixels', projector=None, seed=None, **raw_done[key]))
+        for seed in tqdm(seeds, desc=f'references {enc}', leave=False):
+            torch.manual_seed(seed)
+            bb = M.backbone(cfg.backbone, in_chans=res['in_chans'], small_input=cfg.small_input, width=cfg.width)
+            state = torch.get_rng_state()
+            enc_only = M.JointEmbedding(bb, nn.Identity()).to(device)
+            (Htr, _, ytr), (Hte, _, yte) = (extract_features(enc_only, d, tf, 1024, device) for d in (train, test))
+            for method, non_neg in projectors:
+                torch.set_rng_state(state)                       # every projector on the same initial backbone, h computed once
+                c = dataclasses.replace(cfg, method=method, non_neg=non_neg)
+                proj = build_method(c, res['in_chans'], bb)[0].projector.eval()
+                with torch.no_grad(): Ztr, Zte = (torch.cat([proj(H[i:i + 4096]) for i in range(0, len(H), 4096)]) for H in (Htr, Hte))
+                ev = evaluate_features((Htr, Ztr, ytr), (Hte, Zte, yte), **recipe)
+                r = resolve(c)
+                rows.append(dict(base, reference='random init', projector=projector_key(r['projector'], r['non_neg']), seed=seed,
+                                 **{k: ev[k] for k in ('encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn',
+                                                       'l0_sparsity', 'n_train', 'n_test')}))
+    return pd.DataFrame(rows)
+
+def reference_summary(df:pd.DataFrame) -> pd.DataFrame:
+    "Mean, min, max and spread (max − min over init seeds) of every probe, per encoder, reference and projector kind."
+    cols = ['encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn']
+    g = df.assign(projector=df.projector.fillna('–')).groupby(['encoder', 'reference', 'projector'], sort=False)[cols]
+    out = g.mean().add_suffix('_mean').join(g.min().add_suffix('_min')).join(g.max().add_suffix('_max'))
+    for c in cols: out[f'{c}_spread'] = out[f'{c}_max'] - out[f'{c}_min']
+    return out.join(g.size().rename('n_seeds')).reset_index()
+
+def read_references(path='results/runs/references') -> pd.DataFrame:
+    "The references table written by `rlpjepa-references` (one row per encoder × reference × projector × seed)."
+    f = Path(path)/'references.csv'
+    if not f.exists(): raise FileNotFoundError(f"{f} does not exist: run the references stage (`dvc repro references`)")
+    return pd.read_csv(f)
+
+def references_cli(argv=None):
+    "Console script `rlpjepa-references [--params params.yaml] [--out results/runs/references]`."
+    ap = argparse.ArgumentParser(prog='rlpjepa-references', description=references.__doc__)
+    ap.add_argument('--params', default='params.yaml')
+    ap.add_argument('--out', default='results/runs/references')
+    ap.add_argument('--root', default=None, help="data root (default: the params' pretrain.root)")
+    a = ap.parse_args(argv)
+    try:
+        refs, probe, shared = _section(a.params, 'references'), _section(a.params, 'probe'), _section(a.params, 'pretrain')
+        encoders = {e: {**{k: v for k, v in shared.items() if k in _ENCODER_SHARED}, **_section(a.params, e)} for e in refs['encoders']}
+    except (KeyError, FileNotFoundError, ValueError) as e: ap.error(str(e).strip('"'))
+    df = references(encoders, refs.get('seeds', (0, 1, 2)), root=a.root or shared.get('root', 'data'), recipe=probe)
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    tmp = out/'references.csv.tmp'; df.to_csv(tmp, index=False); os.replace(tmp, out/'references.csv')
+    summ = reference_summary(df)
+    from rlpjepa.plots import to_markdown
+    (out/'summary.md').write_text(to_markdown(summ, floatfmt='.2f') + '\n')
+    print(summ[['encoder', 'reference', 'projector', 'encoder_linear_mean', 'projector_linear_mean', 'n_seeds']].to_string(index=False))
+
+_ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')   # keys of params.yaml `pretrain` that shape an encoder's data
+
+# %% ../nbs/09_pipeline.ipynb #5e947f68
+def add_references(df:pd.DataFrame, refs:pd.DataFrame) -> pd.DataFrame:
+    "`run_table` rows `df` with, for each offline probe, the random-init mean of the same encoder (and projector kind for z), the gain over it, and the raw-pixel value."
+    cols = ['encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn']
+    enc = ['dataset', 'backbone', 'width']
+    rnd = refs[refs.reference == 'random init']
+    h = rnd.groupby(enc)[['encoder_linear', 'encoder_knn']].agg(['mean', 'min', 'max'])
+    z = rnd.groupby(enc + ['projector'])[['projector_linear', 'projector_knn']].agg(['mean', 'min', 'max'])
+    raw = refs[refs.reference == 'raw pixels'].groupby('dataset')[cols].mean()
+    out = df.copy()
+    out['projector_kind'] = [projector_key(p, n) for p, n in zip(df.projector, df.non_neg)]
+    for c in cols:
+        src, key = (h, enc) if c.startswith('encoder') else (z, enc + ['projector_kind'])
+        idx = [tuple(r) for r in out[key].itertuples(index=False)]
+        missing = [i for i in idx if i not in src.index]
+        if missing: raise KeyError(f"no random-init reference for {sorted(set(missing))} (have {list(src.index)}): rerun the references stage for these encoders")
+        out[f'{c}_random'] = [src.loc[i, (c, 'mean')] for i in idx]
+        out[f'{c}_random_spread'] = [src.loc[i, (c, 'max')] - src.loc[i, (c, 'min')] for i in idx]
+        out[f'{c}_gain'] = out[c] - out[f'{c}_random']
+        out[f'{c}_raw'] = out.dataset.map(raw[c])
+    return out
+
+def reference_rows(refs:pd.DataFrame, encoder:str, projectors=None) -> pd.DataFrame:
+    "Table rows of the references of `encoder`: raw pixels, and random init per projector kind in `projectors` (mean and spread over seeds)."
+    s = reference_summary(refs[refs.encoder == encoder])
+    if s.empty: raise KeyError(f"no references of encoder '{encoder}'; have {sorted(refs.encoder.unique())}")
+    raw = s[s.reference == 'raw pixels']
+    rnd = s[(s.reference == 'random init') & (s.projector.isin(projectors) if projectors is not None else True)]
+    rows = [dict(Method='raw pixels (no model)', Target='–', projector='–', n_seeds=1,
+                 **{c: r[f'{c}_mean'] for c in EVAL_KEYS}, **{f'{c}_spread': 0. for c in EVAL_KEYS}) for _, r in raw.iterrows()]
+    rows += [dict(Method=f'random init ({int(r.n_seeds)} seeds)', Target='–', projector=r.projector, n_seeds=int(r.n_seeds),
+                  **{c: r[f'{c}_mean'] for c in EVAL_KEYS}, **{f'{c}_spread': r[f'{c}_spread'] for c in EVAL_KEYS}) for _, r in rnd.iterrows()]
+    return pd.DataFrame(rows)
+
+# %% ../nbs/09_pipeline.ipynb #48b8682a
+def seed_spread(df:pd.DataFrame, by:str='family', metrics=EVAL_KEYS) -> pd.DataFrame:
+    "Per group `by` of seed replicates: the number of seeds and, for every metric, the spread (max − min over the seeds)."
+    g = df.groupby(by, sort=False)
+    out = (g[list(metrics)].max() - g[list(metrics)].min())
+    return out.join(g.size().rename('n_seeds')).reset_index()
+
+_NOT_RESULT_KEYS = {'seed', 'out', 'resume', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs',
+                    'eval_every', 'eval_batch_size', 'device', 'compile', 'root'}
+
+def run_spread(runs, runs_dir='results/runs') -> tuple[dict, pd.DataFrame]:
+    "Seed-to-seed spread of the offline probes from `runs`, families of runs that differ only in `seed`: per metric the largest spread over the families, and the per-family table."
+    df = run_table(*runs, runs_dir=runs_dir)
+    df['family'] = df.method_label + ' ' + df.target_label.replace('–', '')
+    for fam, g in df.groupby('family', sort=False):
+        cfgs = [{k: v for k, v in run_config(p)[0].items() if k not in _NOT_RESULT_KEYS} for p in g.path]
+        diff = sorted({k for c in cfgs[1:] for k in c if c[k] != cfgs[0].get(k)})
+        if diff: raise ValueError(f"seed family {fam!r} ({list(g.name)}) differs in {diff}, not only in `seed`")
+        if g.seed.nunique() != len(g): raise ValueError(f"seed family {fam!r} repeats a seed: {list(g.seed)}")
+    fam = seed_spread(df, 'family')
+    if (fam.n_seeds < 2).any(): raise ValueError(f"a seed family needs ≥ 2 runs: {dict(zip(fam.family, fam.n_seeds))}")
+    return {m: float(fam[m].max()) for m in EVAL_KEYS}, fam
+
+def verdict(diff:float, spread:float):
+    "A comparison `diff` = a − b against the seed-to-seed `spread`: True (a > b beyond it), False (a < b beyond it), None (not resolved at this scale)."
+    if not (math.isfinite(diff) and math.isfinite(spread)): raise ValueError(f"`diff` and `spread` must be finite, got {diff}, {spread}")
+    if spread < 0: raise ValueError(f"`spread` must be ≥ 0, got {spread}")
+    return None if abs(diff) <= spread else diff > 0
+
+VERDICT_TEXT = {True: 'yes', False: 'no', None: 'not resolved at this scale'}
+VERDICT_NUMBER = {True: 1, False: 0, None: -1}
+
+class Claims:
+    "The claims of one paper artifact: the paper's statement, ours, the verdict (yes / no / not resolved) and hard or soft; printed, checked, saved."
+    def __init__(self, quick:bool=False): self.rows, self.quick = {}, bool(quick)
+    def add(self, name:str, paper:str, ours:str, holds, hard:bool=True) -> dict:
+        "Record claim `name`; `holds` is True, False or None (not resolved at this scale; soft claims only)."
+        if holds is not None and not isinstance(holds, (bool, np.bool_)): raise ValueError(f"claim {name!r}: `holds` must be True, False or None, got {holds!r}")
+        if holds is None and hard: raise ValueError(f"claim {name!r}: a hard claim must be decided (True or False), not left unresolved")
+        self.rows[name] = dict(paper=paper, ours=ours, holds=None if holds is None else bool(holds), hard=bool(hard))
+        print(f"{'hard' if hard else 'soft'} {name}: {VERDICT_TEXT[self.rows[name]['holds']]} — {ours}")
+        return self.rows[name]
+    def compare(self, name:str, paper:str, a:float, b:float, spread:float, ours:str) -> dict:
+        "A soft claim 'a > b': decided only when |a − b| exceeds the seed-to-seed `spread`."
+        v = verdict(float(a) - float(b), float(spread))
+        return self.add(name, paper, f"{ours} (difference {float(a) - float(b):+.2f}, seed spread {float(spread):.2f})", v, hard=False)
+    def numbers(self) -> dict: return {k: VERDICT_NUMBER[v['holds']] for k, v in self.rows.items()}
+    def check(self):
+        "Raise `AssertionError` listing every failed hard claim (none when `quick`: smoke runs are too short to check claims)."
+        failed = [f"{k}: paper says {v['paper']}; we measured {v['ours']}" for k, v in self.rows.items() if v['hard'] and v['holds'] is False]
+        if failed and not self.quick: raise AssertionError("claims not reproduced:\n  " + "\n  ".join(failed))
+        return self
+    def save(self, out_dir, metrics:dict|None=None):
+        "Write `claims.json` (the texts) and `metrics.json` (only numbers: `metrics` and each claim's verdict 1 / 0 / −1) into `out_dir`."
+        from rlpjepa.plots import to_builtin, save_metrics
+        write_json(self.rows, Path(out_dir)/'claims.json')
+        m = to_builtin(metrics or {})
+        def strings(d, where=''):
+            for k, v in d.items():
+                if isinstance(v, dict): yield from strings(v, f'{where}{k}.')
+                elif isinstance(v, (str, list)): yield f'{where}{k}'
+        bad = list(strings(m))
+        if bad: raise ValueError(f"metrics.json holds numbers only (DVC shows each key as a column); strings or lists under {bad}: put them in a table")
+        save_metrics(dict(m, claims=self.numbers()), Path(out_dir)/'metrics.json')
+        return self
+
 # %% ../nbs/09_pipeline.ipynb #85dfb9f1
-PAPER_COLUMNS = dict(enc_acc1=('encoder_acc1', 'Enc Acc1'), proj_acc1=('projector_acc1', 'Proj Acc1'),
+PAPER_COLUMNS = dict(enc_acc1=('encoder_acc1', 'Enc Acc1 online'), proj_acc1=('projector_acc1', 'Proj Acc1 online'),
                      l1_sparsity=('l1_sparsity', 'ℓ1'), l0_sparsity=('l0_sparsity', 'ℓ0'))
+OFFLINE_COLUMNS = dict(encoder_linear='Enc linear', encoder_knn='Enc kNN', projector_linear='Proj linear', projector_knn='Proj kNN')
 
 def ref_method(row) -> str:
     "The method key of paper_numbers.csv for a `run_table` row: 'rectified_lpjepa', 'ncl_relu', 'ncl_rep_relu', 'nvicreg_relu', 'vicreg', …"
-    m = row['method']
-    if m not in DEFAULT_NON_NEG: return m
     nn = row.get('non_neg')
-    return f"{m}_{nn if isinstance(nn, str) and nn else DEFAULT_NON_NEG[m]}"
+    return f"{row['method']}_{nn}" if isinstance(nn, str) and nn else row['method']
 
 def paper_rows(reference, artifact:str) -> pd.DataFrame:
     "The rows of `reference` (nbs/paper/paper_numbers.csv) for `artifact`: one column per `setting` key (method, p, mu, sigma, dataset, backbone), then quantity, value, source."
@@ -138,12 +446,14 @@ def _same_run(row, ref) -> bool:
     return True
 
 def comparison_table(df:pd.DataFrame, reference, artifact:str) -> pd.DataFrame:
-    "The paper's table from `run_table` rows `df`: Method, Target, each metric with the paper's value beside it (a summary `q_min`/`q_max` as two columns), and the target's theoretical ℓ0."
+    "The paper's table from `run_table` rows `df`: Method, Target, our offline probes, then each of the paper's metrics (online probes, sparsity) with the paper's value beside it (a summary `q_min`/`q_max` as two columns), and the target's ℓ0."
     ref = paper_rows(reference, artifact)
     base = ref.quantity.str.replace(r'_(min|max)$', '', regex=True)
     unknown = sorted(set(base) - set(PAPER_COLUMNS))
     if unknown: raise ValueError(f"{reference}: quantities {unknown} of '{artifact}' are not in {list(PAPER_COLUMNS)}")
-    out = pd.DataFrame({'Method': df.method_label.values, 'Target': df.target.values})
+    out = pd.DataFrame({'Method': df.method_label.values, 'Target': df.target_label.values})
+    for col, label in OFFLINE_COLUMNS.items():
+        if col in df: out[label] = df[col].astype(float).values
     for q, (col, label) in PAPER_COLUMNS.items():
         out[label] = df[col].astype(float).values
         for suffix in ('', '_min', '_max'):
@@ -152,10 +462,10 @@ def comparison_table(df:pd.DataFrame, reference, artifact:str) -> pd.DataFrame:
             vals = []
             for _, row in df.iterrows():
                 v = {float(x.value) for _, x in r.iterrows() if _same_run(row, x)}
-                if len(v) > 1: raise ValueError(f"{reference}: {q + suffix} of {row['method_label']} {row['target']} is ambiguous: {sorted(v)}")
+                if len(v) > 1: raise ValueError(f"{reference}: {q + suffix} of {row['method_label']} {row['target_label']} is ambiguous: {sorted(v)}")
                 vals.append(v.pop() if v else np.nan)
             out[f"{label} (paper{suffix.replace('_', ' ')})"] = vals
-    out['target ℓ0 (theory)'] = df.target_l0.astype(float).values
+    out['target ℓ0 (theory)'] = pd.to_numeric(df.target_l0).astype(float).values
     return out
 
 # %% ../nbs/09_pipeline.ipynb #c3def48d
@@ -169,18 +479,6 @@ def pareto_front(x, y) -> np.ndarray:
     for i in order:
         if y[i] > best: keep[i], best = True, y[i]
     return keep
-
-# %% ../nbs/09_pipeline.ipynb #ef4f81ad
-def claim(claims:dict, name:str, paper:str, ours:str, holds:bool, hard:bool=True) -> dict:
-    "Record claim `name` into `claims` (a dict stored in metrics.json); returns the entry."
-    claims[name] = dict(paper=paper, ours=ours, holds=bool(holds), hard=bool(hard))
-    return claims[name]
-
-def check_claims(claims:dict, quick:bool=False):
-    "Raise `AssertionError` listing every failed hard claim (none when `quick`: smoke runs are too short to check claims)."
-    failed = [f"{k}: paper says {v['paper']}; we measured {v['ours']}" for k, v in claims.items() if v['hard'] and not v['holds']]
-    if failed and not quick: raise AssertionError("claims not reproduced:\n  " + "\n  ".join(failed))
-    return claims
 
 # %% ../nbs/09_pipeline.ipynb #b1d5d0ad
 def _merge(base, over, where=''):
@@ -230,39 +528,66 @@ def notebook_parameters(nb) -> dict:
             except ValueError: out[node.targets[0].id] = None
     return out
 
-def paper_parameters(id:str, params='params.yaml', nbs='nbs/paper', results='results', runs_dir='results/runs') -> dict:
-    "The papermill parameters of artifact `id`: shared keys, then params.yaml section `id`; unknown names raise `KeyError`."
-    nb, params = Path(nbs)/f'{id}.ipynb', Path(params)
+def _same_kind(default, v) -> bool:
+    "Is `v` of the kind the notebook's `default` is (int ok for float; a None default takes anything)?"
+    if default is None: return True
+    if isinstance(default, bool) or isinstance(v, bool): return isinstance(default, bool) and isinstance(v, bool)
+    if isinstance(default, float): return isinstance(v, (int, float))
+    for t in (int, str, list, dict):
+        if isinstance(default, t): return isinstance(v, t)
+    return True
+
+def _kind(v) -> str: return 'null' if v is None else {bool: 'bool', int: 'int', float: 'float', str: 'str', list: 'list', dict: 'mapping'}.get(type(v), type(v).__name__)
+
+def artifact_notebook(id:str, params:dict, nbs='nbs/paper') -> Path:
+    "The notebook of artifact `id`: params.yaml `artifacts.<id>.notebook`, else `<id>`; `FileNotFoundError` naming the artifacts if there is none."
+    entry = (params.get('artifacts') or {}).get(id) or {}
+    nb = Path(nbs)/f"{entry.get('notebook', id)}.ipynb"
     if not nb.exists():
-        have = sorted(p.stem for p in Path(nbs).glob('*.ipynb'))
-        raise FileNotFoundError(f"no paper notebook {nb}; artifacts: {have}")
-    d = yaml.safe_load(params.read_text()) or {} if params.exists() else {}
-    sec = d.get(id) or {}
-    if not isinstance(sec, dict): raise ValueError(f"{params} section '{id}' must be a mapping of notebook parameters")
+        have = sorted(set(params.get('artifacts') or {}) | {p.stem for p in Path(nbs).glob('*.ipynb')})
+        raise FileNotFoundError(f"no paper notebook {nb} for artifact '{id}'; artifacts: {have}")
+    return nb
+
+def paper_parameters(id:str, params='params.yaml', nbs='nbs/paper', results='results', runs_dir='results/runs') -> dict:
+    "The papermill parameters of artifact `id`: shared keys, then params.yaml section `id`; any problem is an error naming it."
+    import difflib
+    params = Path(params)
+    if not params.exists(): raise FileNotFoundError(f"params file {params} does not exist (pass --params PATH)")
+    try: d = yaml.safe_load(params.read_text()) or {}
+    except yaml.YAMLError as e: raise ValueError(f"params file {params} is not valid YAML: {e}") from None
+    if not isinstance(d, dict): raise ValueError(f"params file {params} must be a mapping of sections")
+    nb = artifact_notebook(id, d, nbs)
+    if id not in d:
+        near = difflib.get_close_matches(id, [k for k in d if isinstance(d[k], dict)], 1)
+        raise KeyError(f"{params} has no section '{id}' for artifact '{id}'" + (f" (is '{near[0]}' a misspelling of it?)" if near else ''))
+    sec = d[id] or {}
+    if not isinstance(sec, dict): raise ValueError(f"{params} section '{id}' must be a mapping of notebook parameters, got {_kind(sec)}")
     known = notebook_parameters(nb)
     shared = dict(out_dir=f'{results}/{id}', runs_dir=runs_dir, seed=d.get('seed', 0), quick=d.get('quick', 0), profile=d.get('profile', 'cpu'))
     out = {k: v for k, v in shared.items() if k in known}
     for k, v in sec.items():
         if k not in known:
-            import difflib
             near = difflib.get_close_matches(k, known, 1)
             raise KeyError(f"{params} section '{id}': '{k}' is not a parameter of {nb}" + (f"; did you mean '{near[0]}'?" if near else f"; its parameters are {sorted(known)}"))
+        if not _same_kind(known[k], v):
+            raise ValueError(f"{params} section '{id}': '{k}' must be {_kind(known[k])} like the default of {nb} ({known[k]!r}), got {_kind(v)} {v!r}")
         out[k] = v
     return out
 
 def run_paper(id:str, params='params.yaml', nbs='nbs/paper', results='results', runs_dir='results/runs', kernel='python3') -> Path:
-    "Execute paper notebook `id` with `paper_parameters` into `results/<id>/<id>.ipynb`; returns that path."
+    "Execute the notebook of artifact `id` with `paper_parameters` into `results/notebooks/<id>.ipynb` (results in `results/<id>/`); returns that path."
     import papermill as pm
     kw = paper_parameters(id, params, nbs, results, runs_dir)
-    out = Path(results)/id; out.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(Path(nbs)/f'{id}.ipynb'), str(out/f'{id}.ipynb'), parameters=kw, kernel_name=kernel,
-                        log_output=True, progress_bar=False)
-    return out/f'{id}.ipynb'
+    nb = artifact_notebook(id, yaml.safe_load(Path(params).read_text()) or {}, nbs)
+    out = Path(results)/'notebooks'/f'{id}.ipynb'; out.parent.mkdir(parents=True, exist_ok=True)
+    Path(kw.get('out_dir', Path(results)/id)).mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(nb), str(out), parameters=kw, kernel_name=kernel, log_output=True, progress_bar=False)
+    return out
 
 def paper_cli(argv=None):
     "Console script `rlpjepa-paper ID [--params params.yaml]` (what every artifact stage of dvc.yaml runs)."
     ap = argparse.ArgumentParser(prog='rlpjepa-paper', description=run_paper.__doc__)
-    ap.add_argument('id', help='artifact id: nbs/paper/<id>.ipynb')
+    ap.add_argument('id', help='artifact id: params.yaml `artifacts` entry or nbs/paper/<id>.ipynb')
     ap.add_argument('--params', default='params.yaml')
     ap.add_argument('--kernel', default='python3')
     a = ap.parse_args(argv)

@@ -4,18 +4,18 @@
 
 # %% ../nbs/08_plots.ipynb #e5db980e
 from __future__ import annotations
-import json, math, platform, sys
+import json, math, os, platform, sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import matplotlib
+import matplotlib, matplotlib.path, matplotlib.lines, matplotlib.colors
 import matplotlib.pyplot as plt
 import seaborn as sns
 
 # %% auto #0
-__all__ = ['DPI', 'set_style', 'save_fig', 'to_markdown', 'save_table', 'to_builtin', 'save_metrics', 'versions',
-           'lp_unit_circle', 'ks_distance']
+__all__ = ['DPI', 'SWEEP_MARKERS', 'set_style', 'save_fig', 'to_markdown', 'save_table', 'to_builtin', 'save_metrics', 'versions',
+           'lp_unit_circle', 'ks_distance', 'star4', 'sweep_style', 'sweep_scatter', 'sweep_handles', 'reference_lines']
 
 # %% ../nbs/08_plots.ipynb #def3f8e1
 DPI = 150
@@ -111,7 +111,9 @@ def save_metrics(metrics:dict, # flat or nested dict of numbers, strings, lists
     path = Path(path)
     if path.suffix != '.json': raise ValueError(f"`path` must end in .json, got {str(path)!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_builtin(metrics, digits), sort_keys=True, indent=2) + '\n')
+    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')             # atomic: a kill mid-write leaves the old file
+    tmp.write_text(json.dumps(to_builtin(metrics, digits), sort_keys=True, indent=2) + '\n')
+    os.replace(tmp, path)
     return path
 
 # %% ../nbs/08_plots.ipynb #8baa5848
@@ -146,3 +148,47 @@ def ks_distance(x:torch.Tensor, # 1-D sample
     below = torch.nextafter(v, torch.full_like(v, -math.inf))
     Fr, Fl = torch.as_tensor(cdf(v)).double(), torch.as_tensor(cdf(below)).double()
     return torch.maximum((fr - Fr).abs(), (fl - Fl).abs()).amax(-1)
+
+# %% ../nbs/08_plots.ipynb #52e5105a
+def star4(inner:float) -> matplotlib.path.Path:
+    "A 4-point star marker whose inner vertices sit at radius `inner` (outer radius 1)."
+    a = np.pi / 2 * np.arange(8) / 2
+    r = np.where(np.arange(8) % 2 == 0, 1.0, inner)
+    v = np.c_[r * np.sin(a), r * np.cos(a)]
+    return matplotlib.path.Path(np.r_[v, v[:1]], closed=True)
+
+SWEEP_MARKERS = {2.0: 'o', 1.0: 'D', 0.75: star4(0.38), 0.5: star4(0.16), 0.25: '+'}
+
+def sweep_style(ps, mus, cmap:str='coolwarm') -> dict:
+    "The sweep's encoding: `marker` per p (largest first), a μ `norm` and `cmap`."
+    ps, mus = sorted({float(p) for p in ps}, reverse=True), sorted({float(m) for m in mus})
+    if not ps or not mus: raise ValueError("`ps` and `mus` must name at least one value each")
+    spare = iter(['s', '^', 'v', 'P', 'X', 'h', '<', '>', 'p'])
+    norm = matplotlib.colors.Normalize(mus[0], mus[-1]) if len(mus) > 1 else matplotlib.colors.Normalize(mus[0] - 1, mus[0] + 1)
+    return dict(ps=ps, mus=mus, marker={p: SWEEP_MARKERS.get(p) or next(spare) for p in ps}, norm=norm, cmap=matplotlib.colormaps[cmap])
+
+def sweep_scatter(ax, df:pd.DataFrame, x:str, y:str, style:dict, size:float=55, zorder:int=3):
+    "Scatter the runs of `df` (columns p, mu, `x`, `y`) on `ax` in the sweep encoding `style`."
+    for p in style['ps']:
+        d = df[np.isclose(df.p.astype(float), p)]
+        if d.empty: continue
+        m = style['marker'][p]
+        line, thin = m == '+', p == 0.5     # line art / the thin star: edges in the μ colour, not black
+        ax.scatter(d[x], d[y], c=d.mu, cmap=style['cmap'], norm=style['norm'], marker=m, s=2 * size if line or thin else size,
+                   linewidths=2.2 if line else 0.8 if thin else 0.5, edgecolors=None if line else 'face' if thin else 'k', zorder=zorder)
+
+def sweep_handles(style:dict) -> list:
+    "Legend handles 'p = …' for the sweep markers."
+    L = matplotlib.lines.Line2D
+    return [L([], [], ls='', marker=style['marker'][p], ms=8, color='0.45', mec='0.45' if style['marker'][p] == '+' else 'k',
+              mew=1.6 if style['marker'][p] == '+' else 0.5, label=f'p = {p:g}') for p in style['ps']]
+
+def reference_lines(ax, refs:pd.DataFrame, metric:str, vertical:bool=False, color:str='0.35', labels:bool=True):
+    "Draw the random-init band (min–max over seeds, mean dashed) and the raw-pixel line of `metric` from the rows of `refs` (one encoder)."
+    if metric not in refs: raise ValueError(f"`refs` has no column {metric!r}; columns: {list(refs.columns)}")
+    rnd, raw = refs[refs.reference == 'random init'][metric].dropna(), refs[refs.reference == 'raw pixels'][metric].dropna()
+    span, line = (ax.axvspan, ax.axvline) if vertical else (ax.axhspan, ax.axhline)
+    if len(rnd):
+        span(rnd.min(), rnd.max(), color=color, alpha=0.18, lw=0, zorder=0, label=f'random init ({len(rnd)} seeds)' if labels else None)
+        line(rnd.mean(), color=color, ls='--', lw=1, zorder=1)
+    if len(raw): line(raw.mean(), color=color, ls=':', lw=1.2, zorder=1, label='raw pixels' if labels else None)

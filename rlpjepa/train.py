@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #5c86073b
 from __future__ import annotations
-import argparse, dataclasses, difflib, json, math, os, platform, random, sys, time, typing, warnings
+import argparse, dataclasses, difflib, json, math, os, platform, random, shutil, sys, time, typing, warnings
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
@@ -20,11 +20,11 @@ from .metrics import SparsityMeter
 from .data import load_dataset, batches, Augment, EvalTransform, PRESET_OF
 
 # %% auto #0
-__all__ = ['METHOD_NAMES', 'LARS_LR', 'METHODS', 'CKPT_KEYS', 'Config', 'check_key', 'parse_overrides', 'load_config', 'LARS',
-           'WarmupCosine', 'base_lrs', 'build_optimizer', 'make_target', 'DistributionMatchingLoss', 'LeJEPALoss',
-           'VICRegLoss', 'InfoNCELoss', 'Method', 'build_method', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'load_checkpoint', 'evaluate_online', 'GlobalBatchNorm1d', 'GlobalBatchNorm2d', 'sync_batchnorm', 'pretrain',
-           'main', 'cli']
+__all__ = ['METHOD_NAMES', 'LARS_LR', 'METHODS', 'LP_METHODS', 'CKPT_KEYS', 'Config', 'check_key', 'parse_overrides',
+           'load_config', 'LARS', 'WarmupCosine', 'base_lrs', 'build_optimizer', 'target_scale', 'make_target',
+           'DistributionMatchingLoss', 'LeJEPALoss', 'VICRegLoss', 'InfoNCELoss', 'Method', 'build_method', 'resolve',
+           'rng_state', 'set_rng_state', 'save_checkpoint', 'keep_checkpoint', 'load_checkpoint', 'evaluate_online',
+           'GlobalBatchNorm1d', 'GlobalBatchNorm2d', 'sync_batchnorm', 'pretrain', 'main', 'cli']
 
 # %% ../nbs/06_train.ipynb #19bb8b85
 METHOD_NAMES = ('rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl')
@@ -85,6 +85,8 @@ class Config:
     sync_bn: bool = True
     eval_batch_size: int = 1024
     ckpt_every: int = 0
+    ckpt_epochs: int = 0
+    eval_every: int = 1
     resume: str = 'auto'
     max_steps: int = 0
     log_every: int = 20
@@ -151,13 +153,13 @@ def _validate(cfg):
         raise ValueError(f"config key 'non_neg' only applies to methods 'nvicreg' and 'ncl', not {cfg.method!r}; remove it")
     if isinstance(cfg.sigma, str): _choice(cfg, 'sigma', ('gn', 'rgn'))
     pos = ['width', 'proj_hidden', 'proj_dim', 'num_projections', 'sigreg_projections', 'epochs', 'batch_size',
-           'eval_batch_size', 'p', 'temperature', 'lars_eta', 'sigreg_t_max', 'log_every']
+           'eval_batch_size', 'p', 'temperature', 'lars_eta', 'sigreg_t_max', 'log_every', 'eval_every']
     pos += [k for k in ('lr', 'classifier_lr', 'image_size') if getattr(cfg, k) is not None]
     pos += ['sigma'] if not isinstance(cfg.sigma, str) else []
     for k in pos:
         v = getattr(cfg, k)
         if not (math.isfinite(v) and v > 0): raise ValueError(f"config key '{k}' must be > 0, got {v!r}")
-    for k in ('train_subset', 'val_subset', 'ckpt_every', 'max_steps', 'warmup_epochs', 'weight_decay', 'momentum',
+    for k in ('train_subset', 'val_subset', 'ckpt_every', 'ckpt_epochs', 'max_steps', 'warmup_epochs', 'weight_decay', 'momentum',
               'lambda_inv', 'lambda_reg', 'vicreg_sim', 'vicreg_var', 'vicreg_cov', 'min_lr'):
         v = getattr(cfg, k)
         if not (math.isfinite(v) and v >= 0): raise ValueError(f"config key '{k}' must be ≥ 0, got {v!r}")
@@ -276,12 +278,15 @@ def build_optimizer(cfg:Config, net:nn.Module, probe_prefix:str='probe_') -> tor
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999))
 
 # %% ../nbs/06_train.ipynb #6b19cf89
+def target_scale(cfg:Config) -> float:
+    "σ of the target of `cfg` (float64): σ_GN(p) for `sigma='gn'`, σ_RGN(p, μ) for 'rgn', else the number."
+    if cfg.sigma == 'gn': return float(sigma_gn(cfg.p))
+    if cfg.sigma == 'rgn': return float(sigma_rgn(cfg.p, cfg.mu))
+    return float(cfg.sigma)
+
 def make_target(cfg:Config, rectified:bool):
     "The target distribution of `cfg`: (R)GN_p(μ, σ) with σ from `cfg.sigma`."
-    if cfg.sigma == 'gn': scale = float(sigma_gn(cfg.p))
-    elif cfg.sigma == 'rgn': scale = float(sigma_rgn(cfg.p, cfg.mu))
-    else: scale = float(cfg.sigma)
-    return (RectifiedGeneralizedGaussian if rectified else GeneralizedGaussian)(float(cfg.p), float(cfg.mu), scale)
+    return (RectifiedGeneralizedGaussian if rectified else GeneralizedGaussian)(float(cfg.p), float(cfg.mu), target_scale(cfg))
 
 class DistributionMatchingLoss(nn.Module):
     "(Rectified) LpJEPA: λ_inv·MSE(z1, z2) + λ_reg·RDMReg(z1, z2) to `target`."
@@ -347,6 +352,27 @@ def build_method(cfg:Config, in_chans:int=3, backbone:nn.Module|None=None) -> tu
     if (nn_kind := spec.non_neg(cfg)) is not None: proj = nn.Sequential(proj, M.nonneg(nn_kind))
     return M.JointEmbedding(backbone, proj), spec.loss(cfg)
 
+# %% ../nbs/06_train.ipynb #3da54d85
+LP_METHODS = ('rectified_lpjepa', 'lpjepa')
+
+def resolve(cfg:Config, in_chans:int|None=None, image_size:int|None=None) -> dict:
+    "The settings `cfg` leaves to the method or to a rule, as the run uses them (recorded in config.yaml under `resolved`)."
+    from rlpjepa.data import PRESET_OF
+    spec, lp = METHODS[cfg.method], cfg.method in LP_METHODS
+    projector, non_neg = cfg.projector or spec.projector(cfg), spec.non_neg(cfg)
+    lr, clr = base_lrs(cfg)
+    out = dict(projector=projector, non_neg=non_neg, nonnegative_z=projector == 'rectified_mlp' or non_neg is not None,
+               target=None, target_rectified=None, sigma=None, target_l0=None, lr=lr, classifier_lr=clr,
+               augment=cfg.augment or PRESET_OF.get(cfg.dataset, cfg.dataset), in_chans=in_chans,
+               image_size=cfg.image_size or image_size)
+    if lp:
+        rect = _lp_rect(cfg, 'target_rectified')
+        sigma = target_scale(cfg)
+        t = RectifiedGeneralizedGaussian(*(torch.tensor(float(v), dtype=torch.float64) for v in (cfg.p, cfg.mu, sigma)))
+        out.update(target='RGN' if rect else 'GN', target_rectified=rect, sigma=sigma,
+                   target_l0=float(t.nonzero_fraction) if rect else 1.0)      # Φ_GN_p(0,1)(μ/σ) in float64
+    return out
+
 # %% ../nbs/06_train.ipynb #9e8831b4
 def rng_state() -> dict:
     "Every global RNG state as tensors / plain values (python, numpy, torch CPU, all CUDA devices)."
@@ -372,6 +398,13 @@ def save_checkpoint(state:dict, path:str|Path) -> Path:
     if path.exists(): os.replace(path, path.with_name('prev.pt'))
     os.replace(tmp, path)
     return path
+
+def keep_checkpoint(path:str|Path, epoch:int) -> Path:
+    "Atomically copy the checkpoint `path` to `epoch_<epoch>.pt` beside it (kept for the budget curve; never resumed from)."
+    path = Path(path); dst = path.with_name(f'epoch_{epoch:04d}.pt'); tmp = dst.with_name(dst.name + '.tmp')
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, dst)
+    return dst
 
 CKPT_KEYS = ('model', 'optimizer', 'scheduler', 'rng', 'data_rng', 'step', 'epoch', 'config')
 
@@ -436,7 +469,8 @@ def _versions() -> dict:
         except md.PackageNotFoundError: out[p] = None
     return out
 
-_RUN_KEYS = {'out', 'resume', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'eval_batch_size', 'device', 'compile', 'root'}
+_RUN_KEYS = {'out', 'resume', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs', 'eval_every',
+             'eval_batch_size', 'device', 'compile', 'root'}
 
 def _data_generator(cfg, epoch):
     return torch.Generator().manual_seed((cfg.seed * 1_000_003 + epoch) % 2**63)
@@ -525,9 +559,9 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
     opt = build_optimizer(cfg, net)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, WarmupCosine(total, round(cfg.warmup_epochs * spe), cfg.warmup_start, cfg.min_lr))
     step, resumed, saved_step = 0, False, None
-    ck_path = out/'last.pt'
+    ck_path = out/'ckpt'/'last.pt'
     src = None if cfg.resume == 'never' else (ck_path if cfg.resume == 'auto' else Path(cfg.resume))
-    if cfg.resume == 'auto' and not ck_path.exists() and (out/'prev.pt').exists(): src = out/'prev.pt'
+    if cfg.resume == 'auto' and not ck_path.exists() and (ck_path.parent/'prev.pt').exists(): src = ck_path.parent/'prev.pt'
     if src is not None and (src.exists() or cfg.resume != 'auto'):
         ck = load_checkpoint(src)
         diff = [k for k, v in ck['config'].items() if k not in _RUN_KEYS and getattr(cfg, k, None) != v]
@@ -547,19 +581,20 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
     live = None
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        (out/'config.yaml').write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+        (out/'config.yaml').write_text(yaml.safe_dump(dict(cfg.to_dict(), resolved=resolve(cfg, C, size)), sort_keys=False))
         if cfg.dvclive:
             from dvclive import Live
             live = Live(dir=str(out/'dvclive'), resume=resumed, save_dvc_exp=False, dvcyaml=False)
             live.log_params(cfg.to_dict())
 
-    def checkpoint(epoch):
+    def checkpoint(epoch, keep=False):
         nonlocal saved_step
         rngs = _gather_rng(rank, world)
         if rank == 0:
             save_checkpoint(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                  rng=rngs, data_rng=_data_generator(cfg, epoch).get_state(), step=step, epoch=epoch,
                                  config=cfg.to_dict()), ck_path)
+            if keep: keep_checkpoint(ck_path, epoch)
         saved_step = step
 
     from tqdm import tqdm
@@ -601,14 +636,14 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
                 if saved_step != step: checkpoint(epoch)
                 break
             epoch += 1
-            if rank == 0:
+            if rank == 0 and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
                 val = evaluate_online(net, val_data, eval_transform, device, cfg.eval_batch_size, bf16, cl)
                 if live is not None:
                     live.step = step
                     for k, v in val.items(): live.log_metric(f'val/{k}', v)
                     live.log_metric('epoch', epoch)
                     live.make_summary()
-            checkpoint(epoch)
+            checkpoint(epoch, keep=bool(cfg.ckpt_epochs) and epoch % cfg.ckpt_epochs == 0)
     finally:
         if bar is not None: bar.close()
         if live is not None: live.end()
