@@ -14,7 +14,7 @@ import torch
 import yaml
 from rlpjepa import models as M
 from rlpjepa.data import Augment
-from rlpjepa.train import Config, build_method, build_optimizer, _Trainee
+from rlpjepa.train import Config, build_method, build_optimizer, make_backbone, _Trainee
 
 VARIANTS = {'fp32': dict(bf16=False, cl=False), 'fp32 + channels_last': dict(bf16=False, cl=True),
             'bf16 autocast': dict(bf16=True, cl=False), 'bf16 + channels_last': dict(bf16=True, cl=True)}
@@ -23,7 +23,7 @@ def step_fn(enc:dict, n_proj:int, bf16:bool, cl:bool, compile_:bool):
     "A closure running one training step of encoder `enc` (params.yaml section) with the given precision and memory format."
     cfg = Config.from_dict({k: v for k, v in enc.items() if k != 'dataset'} | dict(num_projections=n_proj), 'encoder')
     torch.manual_seed(0)
-    bb = M.backbone(cfg.backbone, in_chans=1, small_input=cfg.small_input, width=cfg.width)
+    bb = make_backbone(cfg, 1)
     model, loss = build_method(cfg, 1, bb)
     net = _Trainee(model, loss, bb.num_features, cfg.proj_dim, 10)
     if cl: net = net.to(memory_format=torch.channels_last)

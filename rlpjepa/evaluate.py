@@ -144,7 +144,7 @@ def linear_probe(train_feats, train_y, test_feats, test_y, epochs:int=100, lr:fl
         return (head(Xte).argmax(1) == yte).double().mean().item() * 100
 
 # %% ../nbs/07_evaluate.ipynb #a6849eb5
-def lbfgs_probe(train_feats, train_y, test_feats, test_y, l2:float=1e-4, max_iter:int=1000, tol:float=1e-6,
+def lbfgs_probe(train_feats, train_y, test_feats, test_y, l2:float=1e-3, max_iter:int=1000, tol:float=3e-4,
                 num_classes:int|None=None, device=None, return_info:bool=False):
     "Top-1 test accuracy (%) of L2-regularized logistic regression on standardized frozen features, solved by full-batch L-BFGS."
     Xtr, Xte = _feats(train_feats, 'train_feats'), _feats(test_feats, 'test_feats')
@@ -205,9 +205,9 @@ def knn_accuracy(train_feats, train_y, test_feats, test_y, k:int=20, T:float=0.0
     return (pred == yte.cpu()).double().mean().item() * 100
 
 # %% ../nbs/07_evaluate.ipynb #61f811e1
-PROBE_RECIPE = dict(l2=1e-4, max_iter=1000, tol=1e-6, knn_k=20, knn_t=0.07)
+PROBE_RECIPE = dict(l2=1e-3, max_iter=1000, tol=3e-4, knn_k=20, knn_t=0.07)
 
-def evaluate_features(train, test, l2:float=1e-4, max_iter:int=1000, tol:float=1e-6, knn_k:int=20, knn_t:float=0.07) -> dict:
+def evaluate_features(train, test, l2:float=1e-3, max_iter:int=1000, tol:float=3e-4, knn_k:int=20, knn_t:float=0.07) -> dict:
     "Offline top-1 (%) of the converged linear probe and the weighted kNN on h and z, and the sparsity of test z."
     for name, t in (('train', train), ('test', test)):
         if not (isinstance(t, (tuple, list)) and len(t) == 3):

@@ -18,9 +18,9 @@ __all__ = ['RUN_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABE
            'checkpoint_path', 'load_run', 'file_sha', 'target_l0', 'target_label', 'method_label', 'read_eval',
            'run_table', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'write_json', 'eval_cli',
            'projector_key', 'raw_pixels', 'references', 'reference_summary', 'read_references', 'references_cli',
-           'add_references', 'reference_rows', 'seed_spread', 'run_spread', 'verdict', 'Claims', 'ref_method',
-           'paper_rows', 'comparison_table', 'pareto_front', 'apply_profile', 'profile_cli', 'notebook_parameters',
-           'artifact_notebook', 'paper_parameters', 'run_paper', 'paper_cli']
+           'add_references', 'reference_rows', 'refs_of', 'seed_spread', 'run_spread', 'verdict', 'Claims',
+           'ref_method', 'paper_rows', 'comparison_table', 'pareto_front', 'apply_profile', 'profile_cli',
+           'notebook_parameters', 'artifact_notebook', 'paper_parameters', 'run_paper', 'paper_cli']
 
 # %% ../nbs/09_pipeline.ipynb #8f0575f3
 def _finished(run:Path) -> Path:
@@ -69,7 +69,7 @@ def file_sha(path, n:int=16) -> str:
     return h.hexdigest()[:n]
 
 # %% ../nbs/09_pipeline.ipynb #7d66fcfe
-RUN_KEYS = ('method', 'dataset', 'backbone', 'width', 'p', 'mu', 'sigma', 'num_projections', 'projections',
+RUN_KEYS = ('method', 'dataset', 'backbone', 'width', 'pool', 'p', 'mu', 'sigma', 'num_projections', 'projections',
             'lambda_reg', 'epochs', 'batch_size', 'train_subset', 'seed')
 RESOLVED_KEYS = ('target', 'target_rectified', 'sigma', 'target_l0', 'projector', 'non_neg', 'nonnegative_z', 'lr', 'augment')
 METRIC_KEYS = ('encoder_acc1', 'projector_acc1', 'l1_sparsity', 'l0_sparsity', 'dead_dims', 'wall_s', 'train_s')
@@ -240,7 +240,7 @@ def raw_pixels(train, test, **recipe) -> dict:
 def references(encoders:dict, seeds=(0, 1, 2), projectors=REFERENCE_PROJECTORS, root='data', device=None, recipe=None,
                datasets:dict|None=None) -> pd.DataFrame:
     "Raw pixels and every encoder × projector kind at random initialisation (one row per init seed), through the offline probes."
-    from rlpjepa.train import Config, build_method, resolve
+    from rlpjepa.train import Config, build_method, resolve, make_backbone
     from rlpjepa.data import load_dataset, EvalTransform
     from rlpjepa.evaluate import extract_features, evaluate_features
     from rlpjepa import models as M
@@ -256,13 +256,13 @@ def references(encoders:dict, seeds=(0, 1, 2), projectors=REFERENCE_PROJECTORS, 
             if cfg.train_subset: train = train.subset(torch.arange(min(cfg.train_subset, len(train))))
         res = resolve(cfg, train.x.shape[1], train.x.shape[2])
         tf = EvalTransform(res['augment'], res['image_size']).to(device)
-        base = dict(encoder=enc, dataset=cfg.dataset, backbone=cfg.backbone, width=cfg.width)
+        base = dict(encoder=enc, dataset=cfg.dataset, backbone=cfg.backbone, width=cfg.width, pool=cfg.pool or 0)
         key = (cfg.dataset, len(train))
         if key not in raw_done: raw_done[key] = raw_pixels(train, test, **recipe)
         rows.append(dict(base, reference='raw pixels', projector=None, seed=None, **raw_done[key]))
         for seed in tqdm(seeds, desc=f'references {enc}', leave=False):
             torch.manual_seed(seed)
-            bb = M.backbone(cfg.backbone, in_chans=res['in_chans'], small_input=cfg.small_input, width=cfg.width)
+            bb = make_backbone(cfg, res['in_chans'])
             state = torch.get_rng_state()
             enc_only = M.JointEmbedding(bb, nn.Identity()).to(device)
             (Htr, _, ytr), (Hte, _, yte) = (extract_features(enc_only, d, tf, 1024, device) for d in (train, test))
@@ -317,12 +317,14 @@ _ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')   # keys of 
 def add_references(df:pd.DataFrame, refs:pd.DataFrame) -> pd.DataFrame:
     "`run_table` rows `df` with, for each offline probe, the random-init mean of the same encoder (and projector kind for z), the gain over it, and the raw-pixel value."
     cols = ['encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn']
-    enc = ['dataset', 'backbone', 'width']
+    enc = ['dataset', 'backbone', 'width', 'pool']                      # what makes an encoder (pool: LeNet's, 0 = n/a)
+    refs = refs.assign(pool=refs.pool.fillna(0).astype(int)) if 'pool' in refs else refs.assign(pool=0)
     rnd = refs[refs.reference == 'random init']
     h = rnd.groupby(enc)[['encoder_linear', 'encoder_knn']].agg(['mean', 'min', 'max'])
     z = rnd.groupby(enc + ['projector'])[['projector_linear', 'projector_knn']].agg(['mean', 'min', 'max'])
     raw = refs[refs.reference == 'raw pixels'].groupby('dataset')[cols].mean()
     out = df.copy()
+    out['pool'] = out.pool.fillna(0).astype(int) if 'pool' in out else 0
     out['projector_kind'] = [projector_key(p, n) for p, n in zip(df.projector, df.non_neg)]
     for c in cols:
         src, key = (h, enc) if c.startswith('encoder') else (z, enc + ['projector_kind'])
@@ -346,6 +348,16 @@ def reference_rows(refs:pd.DataFrame, encoder:str, projectors=None) -> pd.DataFr
     rows += [dict(Method=f'random init ({int(r.n_seeds)} seeds)', Target='–', projector=r.projector, n_seeds=int(r.n_seeds),
                   **{c: r[f'{c}_mean'] for c in EVAL_KEYS}, **{f'{c}_spread': r[f'{c}_spread'] for c in EVAL_KEYS}) for _, r in rnd.iterrows()]
     return pd.DataFrame(rows)
+
+def refs_of(refs:pd.DataFrame, run, projector:str|None=None) -> pd.DataFrame:
+    "The reference rows of the encoder of `run` (a `run_table` row): raw pixels of its dataset, and its random init (with `projector` kind only, if given)."
+    pool = int(run.get('pool') or 0)
+    rp = refs.pool.fillna(0).astype(int) if 'pool' in refs else 0
+    same = (refs.dataset == run['dataset']) & (refs.backbone == run['backbone']) & (refs.width == run['width']) & (rp == pool)
+    rnd = same & (refs.reference == 'random init') & ((refs.projector == projector) if projector else True)
+    out = refs[rnd | ((refs.dataset == run['dataset']) & (refs.reference == 'raw pixels'))]
+    if not rnd.any(): raise KeyError(f"no random-init reference of {run['backbone']} w{run['width']} on {run['dataset']}" + (f" with projector {projector}" if projector else ''))
+    return out.drop_duplicates(['reference', 'projector', 'seed'])
 
 # %% ../nbs/09_pipeline.ipynb #48b8682a
 def seed_spread(df:pd.DataFrame, by:str='family', metrics=EVAL_KEYS) -> pd.DataFrame:
