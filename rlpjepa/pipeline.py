@@ -314,17 +314,21 @@ def references_cli(argv=None):
 _ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')   # keys of params.yaml `pretrain` that shape an encoder's data
 
 # %% ../nbs/09_pipeline.ipynb #5e947f68
+def _pool(df:pd.DataFrame) -> pd.Series:
+    "The `pool` column of runs or references as int (0 = no pooling choice, also for tables written before the column)."
+    return df.pool.fillna(0).astype(int) if 'pool' in df else pd.Series(0, index=df.index)
+
 def add_references(df:pd.DataFrame, refs:pd.DataFrame) -> pd.DataFrame:
     "`run_table` rows `df` with, for each offline probe, the random-init mean of the same encoder (and projector kind for z), the gain over it, and the raw-pixel value."
     cols = ['encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn']
     enc = ['dataset', 'backbone', 'width', 'pool']                      # what makes an encoder (pool: LeNet's, 0 = n/a)
-    refs = refs.assign(pool=refs.pool.fillna(0).astype(int)) if 'pool' in refs else refs.assign(pool=0)
+    refs = refs.assign(pool=_pool(refs))
     rnd = refs[refs.reference == 'random init']
     h = rnd.groupby(enc)[['encoder_linear', 'encoder_knn']].agg(['mean', 'min', 'max'])
     z = rnd.groupby(enc + ['projector'])[['projector_linear', 'projector_knn']].agg(['mean', 'min', 'max'])
     raw = refs[refs.reference == 'raw pixels'].groupby('dataset')[cols].mean()
     out = df.copy()
-    out['pool'] = out.pool.fillna(0).astype(int) if 'pool' in out else 0
+    out['pool'] = _pool(out)
     out['projector_kind'] = [projector_key(p, n) for p, n in zip(df.projector, df.non_neg)]
     for c in cols:
         src, key = (h, enc) if c.startswith('encoder') else (z, enc + ['projector_kind'])
@@ -352,8 +356,7 @@ def reference_rows(refs:pd.DataFrame, encoder:str, projectors=None) -> pd.DataFr
 def refs_of(refs:pd.DataFrame, run, projector:str|None=None) -> pd.DataFrame:
     "The reference rows of the encoder of `run` (a `run_table` row): raw pixels of its dataset, and its random init (with `projector` kind only, if given)."
     pool = int(run.get('pool') or 0)
-    rp = refs.pool.fillna(0).astype(int) if 'pool' in refs else 0
-    same = (refs.dataset == run['dataset']) & (refs.backbone == run['backbone']) & (refs.width == run['width']) & (rp == pool)
+    same = (refs.dataset == run['dataset']) & (refs.backbone == run['backbone']) & (refs.width == run['width']) & (_pool(refs) == pool)
     rnd = same & (refs.reference == 'random init') & ((refs.projector == projector) if projector else True)
     out = refs[rnd | ((refs.dataset == run['dataset']) & (refs.reference == 'raw pixels'))]
     if not rnd.any(): raise KeyError(f"no random-init reference of {run['backbone']} w{run['width']} on {run['dataset']}" + (f" with projector {projector}" if projector else ''))
