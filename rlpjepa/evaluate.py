@@ -71,12 +71,14 @@ def _split_output(out):
     return out
 
 @torch.no_grad()
-def extract_features(model:nn.Module, data, transform=None, batch_size:int=256, device=None, amp:bool=False):
-    "Run frozen `model` (eval mode, no_grad) over `data`; returns (H, Z, y) on the CPU, H and Z float32 (N, ·)."
+def extract_features(model:nn.Module, data, transform=None, batch_size:int=256, device=None, amp:bool=False,
+                     channels_last:bool=False):
+    "Run frozen `model` (eval mode, no_grad; `channels_last`: model and images in that memory format) over `data`; returns (H, Z, y) on the CPU, H and Z float32 (N, ·)."
     y = _check_data(data)
     batch_size = _posint(batch_size, 'batch_size')
     device = _model_device(model) if device is None else torch.device(device)
     if _model_device(model) != device: model.to(device)
+    if channels_last: model.to(memory_format=torch.channels_last)
     if isinstance(transform, nn.Module): transform.to(device)
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -85,6 +87,7 @@ def extract_features(model:nn.Module, data, transform=None, batch_size:int=256, 
         for i in range(0, len(data.x), batch_size):
             x = data.x[i:i + batch_size].to(device, non_blocking=True)
             x = transform(x) if transform is not None else x.float().div_(255)
+            if channels_last and x.ndim == 4: x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 h, z = _split_output(model(x))
             H.append(h.float().flatten(1).cpu()); Z.append(z.float().flatten(1).cpu())
@@ -207,22 +210,26 @@ def knn_accuracy(train_feats, train_y, test_feats, test_y, k:int=20, T:float=0.0
 # %% ../nbs/07_evaluate.ipynb #61f811e1
 PROBE_RECIPE = dict(l2=1e-3, max_iter=1000, tol=3e-4, knn_k=20, knn_t=0.07)
 
-def evaluate_features(train, test, l2:float=1e-3, max_iter:int=1000, tol:float=3e-4, knn_k:int=20, knn_t:float=0.07) -> dict:
-    "Offline top-1 (%) of the converged linear probe and the weighted kNN on h and z, and the sparsity of test z."
+def evaluate_features(train, test, l2:float=1e-3, max_iter:int=1000, tol:float=3e-4, knn_k:int=20, knn_t:float=0.07,
+                      parts=('encoder', 'projector')) -> dict:
+    "Offline top-1 (%) of the converged linear probe and the weighted kNN on h and z (`parts`: both, or one of them), and the sparsity of test z."
     for name, t in (('train', train), ('test', test)):
         if not (isinstance(t, (tuple, list)) and len(t) == 3):
             raise ValueError(f"`{name}` must be the (H, Z, y) triple of `extract_features`, got {type(t).__name__}")
     (Htr, Ztr, ytr), (Hte, Zte, yte) = train, test
     C = _num_classes(None, _labels(ytr, len(ytr), 'train y', 'train H'), _labels(yte, len(yte), 'test y', 'test H'))
+    parts = (parts,) if isinstance(parts, str) else tuple(parts)
+    if not parts or set(parts) - {'encoder', 'projector'}:
+        raise ValueError(f"`parts` must be 'encoder', 'projector' or both, got {parts!r}")
     out, iters = {}, {}
     for kind, tr, te in (('encoder', Htr, Hte), ('projector', Ztr, Zte)):
+        if kind not in parts: continue
         acc, info = lbfgs_probe(tr, ytr, te, yte, l2=l2, max_iter=max_iter, tol=tol, num_classes=C, return_info=True)
         out[f'{kind}_linear'], iters[kind] = acc, info
         out[f'{kind}_knn'] = knn_accuracy(tr, ytr, te, yte, k=knn_k, T=knn_t, num_classes=C)
     sp = SparsityMeter().update(_feats(Zte, 'test Z')).compute()
     out.update(l0_sparsity=sp['l0'], l1_sparsity=sp['l1'], dead_dims=sp['dead_dims'], n_train=len(ytr), n_test=len(yte),
-               encoder_iters=iters['encoder']['n_iter'], projector_iters=iters['projector']['n_iter'],
-               probe_converged=all(i['converged'] for i in iters.values()))
+               **{f'{k}_iters': v['n_iter'] for k, v in iters.items()}, probe_converged=all(i['converged'] for i in iters.values()))
     return out
 
 # %% ../nbs/07_evaluate.ipynb #45d0c533

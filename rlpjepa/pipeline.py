@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_pipeline.ipynb #4c028a6f
 from __future__ import annotations
-import argparse, copy, dataclasses, io, json, math, os, sys
+import argparse, copy, dataclasses, functools, io, json, math, os, sys
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -13,14 +13,15 @@ import yaml
 from .distributions import RectifiedGeneralizedGaussian, sigma_gn, sigma_rgn
 
 # %% auto #0
-__all__ = ['RUN_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'CACHE_DIR',
+__all__ = ['RUN_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'EVALS', 'CACHE_DIR',
            'REFERENCE_PROJECTORS', 'VERDICT_TEXT', 'VERDICT_NUMBER', 'PAPER_COLUMNS', 'OFFLINE_COLUMNS', 'run_config',
-           'checkpoint_path', 'load_run', 'file_sha', 'target_l0', 'target_label', 'method_label', 'read_eval',
-           'run_table', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'write_json', 'eval_cli',
-           'projector_key', 'raw_pixels', 'references', 'reference_summary', 'read_references', 'references_cli',
-           'add_references', 'reference_rows', 'refs_of', 'seed_spread', 'run_spread', 'verdict', 'Claims',
-           'ref_method', 'paper_rows', 'comparison_table', 'pareto_front', 'apply_profile', 'profile_cli',
-           'notebook_parameters', 'artifact_notebook', 'paper_parameters', 'run_paper', 'paper_cli']
+           'checkpoint_path', 'load_run', 'file_sha', 'target_l0', 'target_label', 'method_label', 'eval_file',
+           'read_eval', 'run_table', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'write_json',
+           'group_runs', 'eval_cli', 'projector_key', 'raw_pixels', 'references', 'reference_summary',
+           'read_references', 'references_cli', 'add_references', 'reference_rows', 'refs_of', 'seed_spread',
+           'run_spread', 'verdict', 'Claims', 'ref_method', 'paper_rows', 'comparison_table', 'pareto_front',
+           'apply_profile', 'profile_cli', 'notebook_parameters', 'artifact_notebook', 'paper_parameters', 'run_paper',
+           'paper_cli']
 
 # %% ../nbs/09_pipeline.ipynb #8f0575f3
 def _finished(run:Path) -> Path:
@@ -98,10 +99,18 @@ def method_label(row) -> str:
     nn = row.get('non_neg')
     return f"{base}-{NON_NEG_LABELS[nn]}" if isinstance(nn, str) and nn else base
 
+EVALS = 'evals'    # the offline evaluation of run <runs>/<group>/<name> is <runs>/evals/<group>/<name>.json
+
+def eval_file(run) -> Path:
+    "Where the offline evaluation of run folder `<runs>/<group>/<name>` lives: `<runs>/evals/<group>/<name>.json` (beside the run's group)."
+    run = Path(run)
+    if run.parent.name == EVALS: raise ValueError(f"{run}: a group of runs cannot be named '{EVALS}' (it holds the evaluations)")
+    return run.parent.parent/EVALS/run.parent.name/f'{run.name}.json'
+
 def read_eval(run) -> dict:
-    "The offline evaluation `eval.json` of a run (`rlpjepa-eval`); an error if missing or written for another checkpoint."
-    f = Path(run)/'eval.json'
-    if not f.exists(): raise FileNotFoundError(f"run {run} has no eval.json: run its evaluation stage (`dvc repro`) or `rlpjepa-eval {run}`")
+    "The offline evaluation of a run (`eval_file`, written by `rlpjepa-eval`); an error if missing or written for another checkpoint."
+    f = eval_file(run)
+    if not f.exists(): raise FileNotFoundError(f"run {run} has no offline evaluation {f}: run its evaluation stage (`dvc repro`) or `rlpjepa-eval {run}`")
     try: ev = json.loads(f.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"{f} is not valid JSON ({e}); rerun `rlpjepa-eval {run}`") from None
     sha = file_sha(checkpoint_path(run))
@@ -141,11 +150,15 @@ def best_device() -> torch.device:
 
 CACHE_DIR = Path(os.environ.get('RLPJEPA_CACHE', '.cache/rlpjepa'))
 
+@functools.lru_cache(maxsize=4)
+def _load_dataset(name, split, root, size):
+    from rlpjepa.data import load_dataset             # one read per process: `rlpjepa-eval --group` evaluates many runs
+    return load_dataset(name, split, root, size=size)
+
 def run_data(run, split:str='train', root='data'):
     "The images a run saw: its training images (`train_subset` of the train split) or its test images (`val_subset` of the test split; 0 = all), at its size."
-    from rlpjepa.data import load_dataset
     cfg, res = run_config(run)
-    d = load_dataset(cfg['dataset'], split, root, size=cfg.get('image_size'))
+    d = _load_dataset(cfg['dataset'], split, str(root), cfg.get('image_size'))
     n = cfg.get('train_subset' if split == 'train' else 'val_subset')
     return d.subset(torch.arange(min(n, len(d)))) if n else d
 
@@ -165,7 +178,8 @@ def run_features(run, split:str='test', data=None, checkpoint:str='last.pt', roo
             except Exception: key.unlink(missing_ok=True)                # a damaged cache entry is recomputed
     device = torch.device(device) if device is not None else best_device()
     model, cfg, tf = load_run(run, checkpoint=checkpoint)
-    feats = extract_features(model.to(device), data, tf.to(device), batch_size, device, amp=device.type == 'cuda')
+    cl = cfg.channels_last if cfg.channels_last is not None else device.type == 'cuda'   # as the run trained
+    feats = extract_features(model.to(device), data, tf.to(device), batch_size, device, amp=device.type == 'cuda', channels_last=cl)
     if key is not None:
         key.parent.mkdir(parents=True, exist_ok=True)
         tmp = key.with_name(key.name + f'.{os.getpid()}.tmp'); torch.save(list(feats), tmp); os.replace(tmp, key)
@@ -201,24 +215,41 @@ def _section(params, section) -> dict:
     if section not in d: raise KeyError(f"section '{section}' not found in {params}; its top-level keys are {list(d)}")
     return d[section] or {}
 
+def group_runs(params, group:str, runs_dir='results/runs') -> list[Path]:
+    "The run folders of `group` as params.yaml defines them: the `sweep` grid (`sweep/p<p>_mu<mu>`), or the `runs_a` / `runs_b` entries of that group."
+    d = yaml.safe_load(Path(params).read_text()) or {}
+    if group == 'sweep':
+        sw = d.get('sweep') or {}
+        names = [f"p{_num(p)}_mu{_num(mu)}" for p in sw.get('p', []) for mu in sw.get('mu', [])]
+    else:
+        names = [k for s in ('runs_a', 'runs_b') for k, v in (d.get(s) or {}).items() if (v or {}).get('group') == group]
+    if not names:
+        groups = sorted({'sweep'} | {(v or {}).get('group') for s in ('runs_a', 'runs_b') for v in (d.get(s) or {}).values()})
+        raise KeyError(f"{params} defines no runs of group '{group}'; its groups are {groups}")
+    return [Path(runs_dir)/group/n for n in names]
+
 def eval_cli(argv=None):
-    "Console script `rlpjepa-eval RUN [RUN ...] [--params params.yaml --section probe]`: writes RUN/eval.json."
+    "Console script `rlpjepa-eval RUN [RUN ...] | --group G [--params params.yaml --section probe]`: writes each run's `eval_file`."
     ap = argparse.ArgumentParser(prog='rlpjepa-eval', description=evaluate_run.__doc__)
-    ap.add_argument('runs', nargs='+', help='finished run folders (results/runs/<group>/<name>)')
+    ap.add_argument('runs', nargs='*', help='finished run folders (results/runs/<group>/<name>)')
+    ap.add_argument('--group', help="every run of this group of params.yaml (`sweep`, or a `group` of runs_a / runs_b), in one process")
+    ap.add_argument('--runs-dir', default='results/runs', help='where --group finds its runs')
     ap.add_argument('--params', default='params.yaml', help='YAML file holding the probe recipe')
     ap.add_argument('--section', default='probe', help='its section (keys of rlpjepa.evaluate.PROBE_RECIPE)')
     ap.add_argument('--root', default='data')
     a = ap.parse_args(argv)
     try:
         recipe = _section(a.params, a.section)
-        for r in a.runs: checkpoint_path(r)
+        if bool(a.runs) == bool(a.group): raise ValueError("give run folders or --group, not both and not neither")
+        if a.group: a.runs = group_runs(a.params, a.group, a.runs_dir)
+        for r in a.runs: checkpoint_path(r); eval_file(r)
         from rlpjepa.evaluate import PROBE_RECIPE
         unknown = set(recipe) - set(PROBE_RECIPE)
         if unknown: raise KeyError(f"{a.params} section '{a.section}': unknown keys {sorted(unknown)}; the recipe has {sorted(PROBE_RECIPE)}")
     except (KeyError, FileNotFoundError, ValueError) as e: ap.error(str(e).strip('"'))
     for r in a.runs:
         ev = evaluate_run(r, root=a.root, **recipe)
-        write_json(ev, Path(r)/'eval.json')
+        write_json(ev, eval_file(r))
         print(f"{r}: encoder {ev['encoder_linear']:.2f} / {ev['encoder_knn']:.2f}, projector {ev['projector_linear']:.2f} / "
               f"{ev['projector_knn']:.2f} (linear / kNN top-1 %), ℓ0 {ev['l0_sparsity']:.3f}", flush=True)
 
@@ -234,8 +265,9 @@ def raw_pixels(train, test, **recipe) -> dict:
     "The no-model reference: the offline probes of `evaluate_features` on the flattened pixels x / 255 (as both h and z)."
     from rlpjepa.evaluate import evaluate_features
     f = lambda d: d.x.flatten(1).float().div(255)
-    ev = evaluate_features((f(train), f(train), train.y), (f(test), f(test), test.y), **recipe)
-    return {k: ev[k] for k in ('encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn', 'n_train', 'n_test')}
+    ev = evaluate_features((f(train), f(train), train.y), (f(test), f(test), test.y), parts='encoder', **recipe)   # h = z: probed once
+    return dict(encoder_linear=ev['encoder_linear'], encoder_knn=ev['encoder_knn'], projector_linear=ev['encoder_linear'],
+                projector_knn=ev['encoder_knn'], n_train=ev['n_train'], n_test=ev['n_test'])
 
 def references(encoders:dict, seeds=(0, 1, 2), projectors=REFERENCE_PROJECTORS, root='data', device=None, recipe=None,
                datasets:dict|None=None) -> pd.DataFrame:
@@ -266,12 +298,15 @@ def references(encoders:dict, seeds=(0, 1, 2), projectors=REFERENCE_PROJECTORS, 
             state = torch.get_rng_state()
             enc_only = M.JointEmbedding(bb, nn.Identity()).to(device)
             (Htr, _, ytr), (Hte, _, yte) = (extract_features(enc_only, d, tf, 1024, device) for d in (train, test))
+            h_ev = None                                          # the h probes: once per backbone, not per projector
             for method, non_neg in projectors:
                 torch.set_rng_state(state)                       # every projector on the same initial backbone, h computed once
                 c = dataclasses.replace(cfg, method=method, non_neg=non_neg)
                 proj = build_method(c, res['in_chans'], bb)[0].projector.eval()
                 with torch.no_grad(): Ztr, Zte = (torch.cat([proj(H[i:i + 4096]) for i in range(0, len(H), 4096)]) for H in (Htr, Hte))
-                ev = evaluate_features((Htr, Ztr, ytr), (Hte, Zte, yte), **recipe)
+                ev = evaluate_features((Htr, Ztr, ytr), (Hte, Zte, yte), parts=('projector',) if h_ev else ('encoder', 'projector'), **recipe)
+                h_ev = h_ev or {k: ev[k] for k in ('encoder_linear', 'encoder_knn')}
+                ev.update(h_ev)
                 r = resolve(c)
                 rows.append(dict(base, reference='random init', projector=projector_key(r['projector'], r['non_neg']), seed=seed,
                                  **{k: ev[k] for k in ('encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn',
