@@ -5,6 +5,7 @@
 #   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; ~45 min on 2 cores)
 #   make repro PROFILE=paper   first merge params/paper.yaml into params.yaml (`rlpjepa-profile paper`), then dvc repro
 #   make smoke        the whole DAG on tiny data in a temporary copy, plus Ctrl-C/SIGKILL recovery (.ci/smoke, ~8 min)
+#   make lab          JupyterLab on the tour (nbs/index.ipynb); saving cleans notebooks (nbdev's pre-save hook)
 #   make bench        run benchmarks/*.py (files starting with `_` are helpers, not run; BENCH_ARGS=...)
 #   make clean-check  nbdev_clean + nbdev_export must leave tracked files unchanged (what .ci/run checks)
 # Extra pytest arguments: make test PYTEST_ARGS="-k 01_distributions -x"
@@ -20,7 +21,7 @@ PYTEST_ARGS ?=
 BENCH  ?= $(sort $(wildcard benchmarks/[!_]*.py))
 BENCH_ARGS ?=
 
-.PHONY: setup data test repro smoke bench clean-check
+.PHONY: setup data test repro smoke bench clean-check lab
 .DEFAULT_GOAL := test
 
 setup: $(STAMP)
@@ -47,6 +48,13 @@ test: setup
 PROFILE ?=
 repro: setup data
 	$(if $(PROFILE),$(RUN) rlpjepa-profile $(PROFILE) &&) $(RUN) dvc repro
+
+# JupyterLab on the tour. Notebooks saved from it go through nbdev's pre-save hook (settings.ini `jupyter_hooks`),
+# so they stay as clean as `nbdev_clean` leaves them (as root, as in containers, with --allow-root). LAB_ARGS: extra
+# options (e.g. --no-browser --port 8890).
+LAB_ARGS ?=
+lab: setup
+	$(RUN) jupyter lab nbs/index.ipynb --ContentsManager.pre_save_hook=nbdev.clean.clean_jupyter $$([ "$$(id -u)" -eq 0 ] && echo --allow-root) $(LAB_ARGS)
 
 smoke: setup data
 	bash .ci/smoke

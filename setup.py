@@ -31,7 +31,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={cfg['lib_path']: ['*.txt']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'timm': cfg.get('timm_requirements', '').split()},   # `pip install -e .[timm]`: ViT-S, ConvNeXt-S
     python_requires='>=' + cfg['min_python'],
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

@@ -17,7 +17,11 @@ __all__ = ['as_tensor', 'check_positive', 'check_finite', 'broadcast_params', 's
 # %% ../nbs/00_core.ipynb #bfa19425
 def as_tensor(x, name:str, dtype=None, device=None) -> torch.Tensor:
     "`x` as a floating tensor; `ValueError` naming `name` if it holds NaN."
-    t = torch.as_tensor(x, dtype=dtype, device=device)
+    if isinstance(x, (str, bytes)) or x is None:
+        raise ValueError(f"`{name}` must be a number or a tensor, got {x!r} ({type(x).__name__})")
+    try: t = torch.as_tensor(x, dtype=dtype, device=device)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"`{name}` must be a number or a tensor, got {type(x).__name__} ({str(e)[:80]})") from None
     if not t.is_floating_point(): t = t.to(torch.get_default_dtype() if dtype is None else dtype)
     if torch.isnan(t).any(): raise ValueError(f"`{name}` must not be NaN, got {x!r}")
     return t

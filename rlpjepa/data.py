@@ -388,6 +388,12 @@ def _on(x, mask, fn, *args):
     return x
 
 # %% ../nbs/04_data.ipynb #94da92f2
+def _size(size, cfg) -> int:
+    "The output size of a transform: the preset's own when `size` is None, else a positive int."
+    if size is None: return int(cfg['size'])
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1: raise ValueError(f"`size` must be a positive int (pixels) or None, got {size!r}")
+    return size
+
 class Augment(nn.Module):
     """SSL augmentation of a uint8 (or [0,1] float) batch (B, C, H, W) on its own device, per-sample parameters,
     seeded by `generator` (any device; parameters are drawn there, so a CPU generator gives the same parameters
@@ -396,8 +402,7 @@ class Augment(nn.Module):
                  p_jitter=0.8, p_gray=0.2, p_blur=None, sigma=(0.1, 2.0), p_solarize=0.1, p_flip=None, mean=None, std=None):
         super().__init__()
         cfg = _preset(preset)
-        self.preset, self.size = preset, int(size or cfg['size'])
-        if self.size < 1: raise ValueError(f"`size` must be ≥ 1, got {size!r}")
+        self.preset, self.size = preset, _size(size, cfg)
         if not (0 < scale[0] <= scale[1] <= 1): raise ValueError(f"`scale` must satisfy 0 < lo ≤ hi ≤ 1, got {scale!r}")
         if not (0 < ratio[0] <= ratio[1]): raise ValueError(f"`ratio` must satisfy 0 < lo ≤ hi, got {ratio!r}")
         self.scale, self.ratio, self.sigma = tuple(scale), tuple(ratio), tuple(sigma)
@@ -491,7 +496,7 @@ class EvalTransform(nn.Module):
     def __init__(self, preset:str, size:int|None=None, mean=None, std=None):
         super().__init__()
         cfg = _preset(preset)
-        self.preset, self.size = preset, int(size or cfg['size'])
+        self.preset, self.size = preset, _size(size, cfg)
         self.register_buffer('mean', torch.tensor(mean or cfg['mean']).view(1, -1, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(std or cfg['std']).view(1, -1, 1, 1), persistent=False)
 
@@ -511,6 +516,8 @@ class EvalTransform(nn.Module):
 # %% ../nbs/04_data.ipynb #c9ecfb0c
 def num_batches(n:int, batch_size:int, drop_last:bool=True, world:int=1) -> int:
     "Number of (global) batches of one epoch over `n` examples."
+    for k, v in (('batch_size', batch_size), ('world', world)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"`{k}` must be a positive int, got {v!r}")
     gb = batch_size * world
     return n // gb + (0 if drop_last or n % gb == 0 else 1)
 

@@ -14,21 +14,33 @@ from .distributions import RectifiedGeneralizedGaussian, sigma_gn, sigma_rgn
 
 # %% auto #0
 __all__ = ['RUN_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'EVALS', 'CACHE_DIR',
-           'REFERENCE_PROJECTORS', 'VERDICT_TEXT', 'VERDICT_NUMBER', 'PAPER_COLUMNS', 'OFFLINE_COLUMNS', 'run_config',
-           'checkpoint_path', 'load_run', 'file_sha', 'target_l0', 'target_label', 'method_label', 'eval_file',
-           'read_eval', 'run_table', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'write_json',
-           'group_runs', 'eval_cli', 'projector_key', 'raw_pixels', 'references', 'reference_summary',
+           'REFERENCE_PROJECTORS', 'VERDICT_TEXT', 'VERDICT_NUMBER', 'PAPER_COLUMNS', 'OFFLINE_COLUMNS', 'run_metrics',
+           'run_config', 'checkpoint_path', 'load_run', 'file_sha', 'target_l0', 'target_label', 'method_label',
+           'eval_file', 'read_eval', 'run_table', 'best_device', 'run_data', 'run_features', 'evaluate_run',
+           'write_json', 'group_runs', 'eval_cli', 'projector_key', 'raw_pixels', 'references', 'reference_summary',
            'read_references', 'references_cli', 'add_references', 'reference_rows', 'refs_of', 'seed_spread',
            'run_spread', 'verdict', 'Claims', 'ref_method', 'paper_rows', 'comparison_table', 'pareto_front',
            'apply_profile', 'profile_cli', 'notebook_parameters', 'artifact_notebook', 'paper_parameters', 'run_paper',
            'paper_cli']
 
 # %% ../nbs/09_pipeline.ipynb #8f0575f3
+def run_metrics(run) -> dict:
+    "The final metrics of a finished run (`metrics.json`, written last by `rlpjepa.train.pretrain`: the completion marker)."
+    f = Path(run)/'metrics.json'
+    try: return json.loads(f.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{f} is not valid JSON ({e}): the run did not finish cleanly; rerun its stage (`dvc repro`)") from None
+
 def _finished(run:Path) -> Path:
+    import hashlib
     run = Path(run)
     if not run.is_dir(): raise FileNotFoundError(f"run folder {run} does not exist: train it first (`dvc repro`)")
     if not (run/'metrics.json').exists():
         raise FileNotFoundError(f"run {run} is unfinished (no metrics.json): rerun its stage (`dvc repro`) to finish it")
+    sha = run_metrics(run).get('config_sha')                  # written by the run that wrote config.yaml (older runs: absent)
+    if sha and (run/'config.yaml').exists() and hashlib.sha256((run/'config.yaml').read_bytes()).hexdigest()[:16] != sha:
+        raise ValueError(f"run {run} mixes two runs: its config.yaml is not the one its metrics.json was written with; "
+                         f"retrain it (`rlpjepa-pretrain ... resume=never overwrite=true`, or `dvc repro`)")
     return run
 
 def run_config(run) -> tuple[dict, dict]:
@@ -78,6 +90,7 @@ EVAL_KEYS = ('encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn
 
 def target_l0(p:float, mu:float, sigma='gn') -> float:
     "Expected ℓ0 fraction Φ_GN_p(0,1)(μ/σ) of the target RGN_p(μ, σ), σ = 'gn' | 'rgn' | a number."
+    if isinstance(sigma, str) and sigma not in ('gn', 'rgn'): raise ValueError(f"`sigma` must be 'gn', 'rgn' or a number, got {sigma!r}")
     s = sigma_gn(p) if sigma == 'gn' else sigma_rgn(p, mu) if sigma == 'rgn' else float(sigma)
     return float(RectifiedGeneralizedGaussian(p, mu, s).nonzero_fraction)
 
@@ -121,7 +134,7 @@ def read_eval(run) -> dict:
 
 def _run_row(run:Path, group:str, offline:bool) -> dict:
     cfg, res = run_config(run)
-    m = json.loads((run/'metrics.json').read_text())
+    m = run_metrics(run)
     row = dict(group=group, run=run.name, name=f'{group}/{run.name}', path=str(run))
     row.update({k: cfg.get(k) for k in RUN_KEYS})
     row.update({k: res.get(k) for k in RESOLVED_KEYS})

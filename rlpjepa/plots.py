@@ -15,7 +15,8 @@ import seaborn as sns
 
 # %% auto #0
 __all__ = ['DPI', 'SWEEP_MARKERS', 'set_style', 'save_fig', 'to_markdown', 'save_table', 'to_builtin', 'save_metrics', 'versions',
-           'lp_unit_circle', 'ks_distance', 'star4', 'sweep_style', 'sweep_scatter', 'sweep_handles', 'reference_lines']
+           'lp_unit_circle', 'ks_distance', 'rgn_frame', 'explorer_html', 'star4', 'sweep_style', 'sweep_scatter',
+           'sweep_handles', 'reference_lines']
 
 # %% ../nbs/08_plots.ipynb #def3f8e1
 DPI = 150
@@ -148,6 +149,79 @@ def ks_distance(x:torch.Tensor, # 1-D sample
     below = torch.nextafter(v, torch.full_like(v, -math.inf))
     Fr, Fl = torch.as_tensor(cdf(v)).double(), torch.as_tensor(cdf(below)).double()
     return torch.maximum((fr - Fr).abs(), (fl - Fl).abs()).amax(-1)
+
+# %% ../nbs/08_plots.ipynb #f27e0ac1
+def rgn_frame(p:float, mu:float, sigma:float, n:int=20000, seed:int=0, n_show:int=600):
+    "One explorer view of RGN_p(μ, σ): (figure, numbers) with the closed-form ℓ0, mean, variance and their Monte Carlo estimates."
+    from rlpjepa.distributions import RectifiedGeneralizedGaussian
+    d = RectifiedGeneralizedGaussian(torch.tensor(float(p), dtype=torch.float64), torch.tensor(float(mu), dtype=torch.float64),
+                                     torch.tensor(float(sigma), dtype=torch.float64))
+    s = d.sample((n, 2), generator=torch.Generator().manual_seed(seed))
+    l0, mean, var = float(d.nonzero_fraction), float(d.mean), float(d.variance)
+    num = dict(p=float(p), mu=float(mu), sigma=float(sigma), l0=l0, mean=mean, variance=var, l0_mc=float((s[:, 0] > 0).double().mean()),
+               mean_mc=float(s[:, 0].mean()), variance_mc=float(s[:, 0].var()), n=n)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4), layout='constrained')
+    hi = max(float(s[:, 0].quantile(0.995)), 1e-3) * 1.1
+    x = torch.linspace(hi / 400, hi, 400, dtype=torch.float64)
+    pos = s[:, 0][s[:, 0] > 0].numpy()
+    if len(pos): a1.hist(pos, bins=60, range=(0, hi), weights=np.full(len(pos), 1 / (n * hi / 60)), color='0.85', label='samples (> 0)')
+    a1.plot(x, d.log_prob(x).exp(), color=sns.color_palette('colorblind')[0], label='density on (0, ∞)')
+    a1.vlines(0, 0, 1 - l0, color=sns.color_palette('colorblind')[3], lw=3, label=f'atom at 0: {1 - l0:.3f}')
+    a1.set(xlabel='x', ylabel='density / mass', xlim=(-hi / 30, hi),
+           title=f'RGN$_{{{p:g}}}$(μ={mu:g}, σ={sigma:g}): ℓ0 = {l0:.3f}, mean {mean:.3f}, var {var:.3f}')
+    a1.legend(fontsize=7)
+    cx, cy = lp_unit_circle(float(p))
+    a2.plot(cx, cy, color='0.3', lw=1, label=f'unit ℓ{p:g} ball')
+    sh = s[:n_show].numpy()
+    a2.scatter(sh[:, 0], sh[:, 1], s=4, alpha=0.5, color=sns.color_palette('colorblind')[0], label='2-D samples')
+    lim = max(1.2, float(np.quantile(sh, 0.99)) * 1.1)
+    a2.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect='equal', xlabel='$z_1$', ylabel='$z_2$',
+           title=f'{100 * float(((sh > 0).all(1)).mean()):.0f} % of samples have both coordinates > 0')
+    a2.legend(fontsize=7, loc='lower left')
+    return fig, num
+
+def explorer_html(frames, path, title:str='Rectified generalized Gaussian explorer') -> Path:
+    "Write `frames` (a list of (numbers dict with p, mu, sigma, PNG bytes)) as one self-contained HTML page with a slider per parameter."
+    import base64, html
+    if not frames: raise ValueError("`frames` is empty")
+    keys = ('p', 'mu', 'sigma')
+    for num, png in frames:
+        missing = [k for k in keys if k not in num]
+        if missing: raise ValueError(f"every frame needs {keys}; one lacks {missing}")
+        if not (isinstance(png, bytes) and png[:8] == b'\x89PNG\r\n\x1a\n'): raise ValueError("every frame needs PNG bytes")
+    grid = {k: sorted({float(n[k]) for n, _ in frames}) for k in keys}
+    have = {tuple(float(n[k]) for k in keys) for n, _ in frames}
+    full = {(a, b, c) for a in grid['p'] for b in grid['mu'] for c in grid['sigma']}
+    if have != full: raise ValueError(f"`frames` must cover the full grid of p × μ × σ values; {len(full - have)} combinations are missing")
+    key = lambda n: '|'.join(f"{float(n[k]):g}" for k in keys)
+    imgs = {key(n): 'data:image/png;base64,' + base64.b64encode(png).decode() for n, png in frames}
+    nums = {key(n): {k: round(v, 6) if isinstance(v, float) else v for k, v in n.items()} for n, _ in frames}
+    label = dict(p='p', mu='μ', sigma='σ')
+    sliders = ''.join(f'<label>{label[k]} <input type="range" id="{k}" min="0" max="{len(v) - 1}" step="1" value="{len(v) // 2}"> '
+                      f'<span id="{k}v"></span></label>' for k, v in grid.items())
+    page = f'''<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:1.5em}} label{{margin-right:2em}} #num{{font-family:monospace;margin:.8em 0}}</style></head>
+<body><h2>{html.escape(title)}</h2>
+<p>RGN<sub>p</sub>(μ, σ) = ReLU(GN<sub>p</sub>(μ, σ)): the density on (0, ∞), the atom at 0 and 2-D samples in the unit ℓ<sub>p</sub> ball.
+Closed forms beside Monte Carlo estimates. Self-contained: no kernel, no network.</p>
+<div>{sliders}</div><div id="num"></div><img id="frame" alt="explorer frame" style="max-width:100%">
+<script>
+const GRID = {json.dumps(grid)}, IMGS = {json.dumps(imgs)}, NUMS = {json.dumps(nums)};
+const fmt = v => String(Number(v.toPrecision(6)));
+function show() {{
+  const k = ['p', 'mu', 'sigma'].map(n => {{ const v = GRID[n][document.getElementById(n).value]; document.getElementById(n + 'v').textContent = fmt(v); return fmt(v); }}).join('|');
+  document.getElementById('frame').src = IMGS[k];
+  const m = NUMS[k];
+  document.getElementById('num').textContent = `ℓ0 = Φ(μ/σ) = ${{m.l0.toFixed(4)}} (samples ${{m.l0_mc.toFixed(4)}}), mean ${{m.mean.toFixed(4)}} (${{m.mean_mc.toFixed(4)}}), variance ${{m.variance.toFixed(4)}} (${{m.variance_mc.toFixed(4)}}), n = ${{m.n}}`;
+}}
+for (const n of ['p', 'mu', 'sigma']) document.getElementById(n).addEventListener('input', show);
+show();
+</script></body></html>
+'''
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp'); tmp.write_text(page, encoding='utf-8'); os.replace(tmp, path)
+    return path
 
 # %% ../nbs/08_plots.ipynb #52e5105a
 def star4(inner:float) -> matplotlib.path.Path:

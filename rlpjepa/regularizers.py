@@ -168,17 +168,17 @@ def sigreg(z:torch.Tensor, projections:torch.Tensor, t_max:float=3., n_points:in
         return _finite(n * (err @ w).mean(), '`z`', check)
 
 # %% ../nbs/02_regularizers.ipynb #7dc85975
-def invariance_loss(z1:torch.Tensor, z2:torch.Tensor) -> torch.Tensor:
+def invariance_loss(z1:torch.Tensor, z2:torch.Tensor, check:bool|None=None) -> torch.Tensor:
     "MSE between the views, averaged over B·D entries (local batch: DDP's gradient averaging makes it global)."
     _pair(z1, z2, 'z1', 'z2')
-    return F.mse_loss(z1, z2)
+    return _finite(F.mse_loss(z1, z2), '`z1` and `z2`', check)
 
 def lejepa_loss(z1:torch.Tensor, z2:torch.Tensor, projections:torch.Tensor, lam:float=0.05,
-                t_max:float=3., n_points:int=17) -> torch.Tensor:
+                t_max:float=3., n_points:int=17, check:bool|None=None) -> torch.Tensor:
     "LeJEPA: (1−λ)·mean‖z_v − mean_v z_v‖² + λ·mean_v SIGReg(z_v), on the global batch, fp32."
     _pair(z1, z2, 'z1', 'z2')
     if not 0 <= lam <= 1: raise ValueError(f"`lam` must be in [0, 1], got {lam!r}")
-    reg = (sigreg(z1, projections, t_max, n_points) + sigreg(z2, projections, t_max, n_points)) / 2
+    reg = (sigreg(z1, projections, t_max, n_points, check) + sigreg(z2, projections, t_max, n_points, check)) / 2
     with _no_autocast(z1):
         a, b = gather(z1).float(), gather(z2).float()
         inv = (a - b).square().mean() / 4
@@ -188,7 +188,7 @@ def lejepa_loss(z1:torch.Tensor, z2:torch.Tensor, projections:torch.Tensor, lam:
 def _offdiag_sq(c): return c.square().sum() - c.diagonal().square().sum()
 
 def vicreg_loss(z1:torch.Tensor, z2:torch.Tensor, sim:float=25., var:float=25., cov:float=1., eps:float=1e-4,
-                return_parts:bool=False):
+                return_parts:bool=False, check:bool|None=None):
     "VICReg loss (official form) on the global batch, fp32; with `return_parts`, also a dict of the three terms."
     _pair(z1, z2, 'z1', 'z2')
     with _no_autocast(z1):
@@ -199,11 +199,11 @@ def vicreg_loss(z1:torch.Tensor, z2:torch.Tensor, sim:float=25., var:float=25., 
         std = lambda z: torch.sqrt(z.var(dim=0) + eps)
         v = (F.relu(1 - std(a)).mean() + F.relu(1 - std(b)).mean()) / 2
         c = (_offdiag_sq(a.T @ a / (n - 1)) + _offdiag_sq(b.T @ b / (n - 1))) / d
-        loss = sim * inv + var * v + cov * c
+        loss = _finite(sim * inv + var * v + cov * c, '`z1` and `z2`', check)
     return (loss, dict(invariance=inv, variance=v, covariance=c)) if return_parts else loss
 
 # %% ../nbs/02_regularizers.ipynb #baede94e
-def info_nce(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2) -> torch.Tensor:
+def info_nce(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2, check:bool|None=None) -> torch.Tensor:
     "SimCLR's NT-Xent over the 2n gathered samples (cosine similarity / temperature, self masked), fp32."
     _pair(z1, z2, 'z1', 'z2')
     t = check_positive(temperature, 'temperature').item()
@@ -211,7 +211,7 @@ def info_nce(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2) -> torch.T
         z = F.normalize(torch.cat([gather(z1), gather(z2)]).float(), dim=1)
         n = z.shape[0] // 2
         logits = (z @ z.T / t).fill_diagonal_(float('-inf'))
-        return F.cross_entropy(logits, torch.arange(2 * n, device=z.device).roll(n))
+        return _finite(F.cross_entropy(logits, torch.arange(2 * n, device=z.device).roll(n)), '`z1` and `z2`', check)
 
 def rep_relu(x:torch.Tensor) -> torch.Tensor:
     "ReLU in the forward pass, GELU's derivative in the backward pass (NCL's reparameterised ReLU)."
@@ -220,8 +220,8 @@ def rep_relu(x:torch.Tensor) -> torch.Tensor:
 
 NON_NEG = dict(relu=F.relu, rep_relu=rep_relu)
 
-def ncl_loss(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2, non_neg:str='rep_relu') -> torch.Tensor:
+def ncl_loss(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2, non_neg:str='rep_relu', check:bool|None=None) -> torch.Tensor:
     "Non-negative contrastive learning: `info_nce` on `non_neg`(z) ('relu' or 'rep_relu')."
     if non_neg not in NON_NEG: raise ValueError(f"`non_neg` must be one of {tuple(NON_NEG)}, got {non_neg!r}")
     f = NON_NEG[non_neg]
-    return info_nce(f(z1), f(z2), temperature)
+    return info_nce(f(z1), f(z2), temperature, check)

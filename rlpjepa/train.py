@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_train.ipynb #5c86073b
 from __future__ import annotations
-import argparse, dataclasses, difflib, json, math, os, platform, random, shutil, sys, time, typing, warnings
+import argparse, dataclasses, difflib, hashlib, json, math, os, platform, random, shutil, sys, time, typing, warnings
 from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import numpy as np
@@ -23,9 +23,9 @@ from .data import load_dataset, batches, Augment, EvalTransform, PRESET_OF
 __all__ = ['METHOD_NAMES', 'LARS_LR', 'METHODS', 'LP_METHODS', 'CKPT_KEYS', 'Config', 'check_key', 'parse_overrides',
            'load_config', 'LARS', 'WarmupCosine', 'base_lrs', 'build_optimizer', 'target_scale', 'make_target',
            'DistributionMatchingLoss', 'LeJEPALoss', 'VICRegLoss', 'InfoNCELoss', 'Method', 'make_backbone',
-           'build_method', 'resolve', 'rng_state', 'set_rng_state', 'save_checkpoint', 'keep_checkpoint',
-           'load_checkpoint', 'evaluate_online', 'GlobalBatchNorm1d', 'GlobalBatchNorm2d', 'sync_batchnorm', 'pretrain',
-           'main', 'cli']
+           'build_method', 'resolve', 'rng_state', 'set_rng_state', 'state_checksum', 'save_checkpoint',
+           'keep_checkpoint', 'load_checkpoint', 'evaluate_online', 'GlobalBatchNorm1d', 'GlobalBatchNorm2d',
+           'sync_batchnorm', 'pretrain', 'main', 'cli']
 
 # %% ../nbs/06_train.ipynb #19bb8b85
 METHOD_NAMES = ('rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl')
@@ -90,6 +90,7 @@ class Config:
     ckpt_epochs: int = 0
     eval_every: int = 1
     resume: str = 'auto'
+    overwrite: bool = False
     max_steps: int = 0
     log_every: int = 20
     dvclive: bool = True
@@ -133,6 +134,9 @@ def _coerce(key, v, typ):
         if t is bool and isinstance(v, bool): return v
         if t is int and isinstance(v, int) and not isinstance(v, bool): return v
         if t is float and isinstance(v, (int, float)) and not isinstance(v, bool): return float(v)
+        if t is float and isinstance(v, str):                  # YAML 1.1 reads 1e6 / 1E-3 as strings: the usual float spellings
+            try: return float(v.strip())
+            except ValueError: pass
         if t is str and isinstance(v, str): return v
     raise ValueError(f"config key '{key}' must be {_tname(typ)}, got {v!r} ({type(v).__name__})")
 
@@ -301,7 +305,7 @@ class DistributionMatchingLoss(nn.Module):
         self.lambda_inv, self.lambda_reg = lambda_inv, lambda_reg
         self.rdmreg = RDMReg(target, num_projections, projections, seed=seed, check=False)
     def forward(self, z1, z2):
-        inv, reg = invariance_loss(z1, z2), self.rdmreg(z1, z2)
+        inv, reg = invariance_loss(z1, z2, check=False), self.rdmreg(z1, z2)
         return self.lambda_inv * inv + self.lambda_reg * reg, dict(invariance=inv, rdmreg=reg)
 
 class LeJEPALoss(nn.Module):
@@ -315,15 +319,15 @@ class LeJEPALoss(nn.Module):
         g = torch.Generator(z1.device).manual_seed((self.seed * 1_000_003 + self.step) % 2**63)
         self.step += 1
         P = random_projections(self.num_projections, z1.shape[1], g, z1.device)
-        return lejepa_loss(z1, z2, P, self.lam, self.t_max, self.n_points), {}
+        return lejepa_loss(z1, z2, P, self.lam, self.t_max, self.n_points, check=False), {}
 
 class VICRegLoss(nn.Module):
     def __init__(self, sim=25., var=25., cov=1.): super().__init__(); self.w = (sim, var, cov)
-    def forward(self, z1, z2): return vicreg_loss(z1, z2, *self.w, return_parts=True)
+    def forward(self, z1, z2): return vicreg_loss(z1, z2, *self.w, return_parts=True, check=False)
 
 class InfoNCELoss(nn.Module):
     def __init__(self, temperature=0.2): super().__init__(); self.temperature = temperature
-    def forward(self, z1, z2): return info_nce(z1, z2, self.temperature), {}
+    def forward(self, z1, z2): return info_nce(z1, z2, self.temperature, check=False), {}
 
 def _lp_rect(cfg, which):
     v = getattr(cfg, which)
@@ -401,12 +405,38 @@ def set_rng_state(s:dict):
     torch.set_rng_state(s['torch'])
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
+def _digest(obj, h):
+    "Feed `obj` (nested dicts / lists / tuples of tensors and plain values) into the hash `h`, tensors by their bytes."
+    if torch.is_tensor(obj):
+        t = obj.detach().cpu().contiguous().reshape(-1)
+        h.update(f'T{t.dtype}{tuple(obj.shape)}'.encode()); h.update(t.view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(f'D{len(obj)}'.encode())
+        for k in sorted(obj, key=repr): h.update(repr(k).encode()); _digest(obj[k], h)
+    elif isinstance(obj, (list, tuple)):
+        h.update(f'L{len(obj)}'.encode())
+        for o in obj: _digest(o, h)
+    else: h.update(repr(obj).encode())
+
+def state_checksum(state:dict) -> str:
+    "SHA-256 of a checkpoint's contents (every tensor's bytes, dtype and shape, and every plain value), its `checksum` key excluded."
+    import hashlib
+    h = hashlib.sha256()
+    _digest({k: v for k, v in state.items() if k != 'checksum'}, h)
+    return h.hexdigest()
+
 def save_checkpoint(state:dict, path:str|Path) -> Path:
-    "Atomically write `state` to `path`, keeping the file it replaces as `prev.pt` next to it."
+    "Atomically write `state` (with its `state_checksum`) to `path`, keeping the file it replaces as `prev.pt` next to it."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp')
-    torch.save(state, tmp)
-    with open(tmp, 'rb') as f: os.fsync(f.fileno())
+    try:
+        torch.save(dict(state, checksum=state_checksum(state)), tmp)
+        with open(tmp, 'rb') as f: os.fsync(f.fileno())
+    except (OSError, RuntimeError) as e:                      # a full disk surfaces as RuntimeError from torch's zip writer
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free
+        raise OSError(f"could not write checkpoint {path} ({type(e).__name__}: {str(e)[:160]}); {free / 2**20:.0f} MiB free "
+                      f"on its disk. Nothing was replaced: {path} still holds the previous checkpoint") from None
     if path.exists(): os.replace(path, path.with_name('prev.pt'))
     os.replace(tmp, path)
     return path
@@ -431,6 +461,8 @@ def load_checkpoint(path:str|Path, map_location='cpu') -> dict:
         raise ValueError(f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {str(e)[:200]}){alt}") from None
     missing = [k for k in CKPT_KEYS if not isinstance(state, dict) or k not in state]
     if missing: raise ValueError(f"checkpoint {path} is not a rlpjepa training checkpoint (missing {missing}){alt}")
+    if 'checksum' in state and state_checksum(state) != state['checksum']:    # checkpoints of older versions carry none
+        raise ValueError(f"checkpoint {path} is corrupt: its contents do not match its checksum{alt}")
     return state
 
 # %% ../nbs/06_train.ipynb #b84d4827
@@ -448,11 +480,34 @@ class _Trainee(nn.Module):
         return ssl + ce_h + ce_z, dict(ssl=ssl, ce_h=ce_h, ce_z=ce_z, **parts), z1.detach()
 
 def _device(cfg:Config) -> torch.device:
-    if cfg.device != 'auto': return torch.device(cfg.device)
+    if cfg.device != 'auto':
+        try: d = torch.device(cfg.device)
+        except RuntimeError as e: raise ValueError(f"config key 'device' is not a torch device: {cfg.device!r} ({e})") from None
+        if d.type == 'cuda':
+            n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if n == 0: raise ValueError(f"config key 'device' is {cfg.device!r} but this machine has no usable CUDA GPU "
+                                        f"(torch {torch.__version__}, torch.cuda.is_available() is False): use device=auto or device=cpu")
+            if d.index is not None and d.index >= n: raise ValueError(f"config key 'device' is {cfg.device!r} but there are only {n} CUDA devices (0..{n - 1})")
+        return d
     if torch.cuda.is_available(): return torch.device('cuda', int(os.environ.get('LOCAL_RANK', 0)))
     return torch.device('cpu')
 
 def _mf(x, cl): return x.contiguous(memory_format=torch.channels_last) if cl and x.ndim == 4 else x
+
+def _write_atomic(path:Path, text:str):
+    "Write `text` to `path` through a temporary file and `os.replace`: a reader sees the old file or the new one, never half."
+    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
+    try: tmp.write_text(text); os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"could not write {path} ({e}); {shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on its disk") from None
+
+def _finished_metrics(out:Path) -> dict|None:
+    "The metrics of the finished run in `out` (its `metrics.json`, written last: the completion marker), or None."
+    f = out/'metrics.json'
+    if not f.exists(): return None
+    try: return json.loads(f.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError): return None
 
 @torch.no_grad()
 def evaluate_online(net:_Trainee, data, transform, device, batch_size:int=1024, bf16:bool=False, channels_last:bool=False) -> dict:
@@ -481,7 +536,7 @@ def _versions() -> dict:
         except md.PackageNotFoundError: out[p] = None
     return out
 
-_RUN_KEYS = {'out', 'resume', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs', 'eval_every',
+_RUN_KEYS = {'out', 'resume', 'overwrite', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs', 'eval_every',
              'eval_batch_size', 'device', 'compile', 'root'}
 
 def _data_generator(cfg, epoch):
@@ -537,6 +592,8 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
         cfg = dataclasses.replace(cfg, **overrides)
     rank, world = rank_world()
     if cfg.batch_size % world: raise ValueError(f"config key 'batch_size' ({cfg.batch_size}) must be divisible by the number of processes ({world})")
+    if cfg.batch_size // world < 2: raise ValueError(f"config key 'batch_size' ({cfg.batch_size}) gives {cfg.batch_size // world} image(s) per "
+                                                     f"process: BatchNorm and the batch losses need at least 2")
     device = _device(cfg)
     if device.type == 'cuda': torch.cuda.set_device(device)
     bf16 = cfg.precision == 'bf16' or (cfg.precision == 'auto' and device.type == 'cuda')
@@ -572,13 +629,30 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
     ck_path = out/'ckpt'/'last.pt'
     src = None if cfg.resume == 'never' else (ck_path if cfg.resume == 'auto' else Path(cfg.resume))
     if cfg.resume == 'auto' and not ck_path.exists() and (ck_path.parent/'prev.pt').exists(): src = ck_path.parent/'prev.pt'
+    ck = None
     if src is not None and (src.exists() or cfg.resume != 'auto'):
-        ck = load_checkpoint(src)
+        try: ck = load_checkpoint(src)
+        except ValueError as e:
+            prev = ck_path.parent/'prev.pt'
+            if cfg.resume != 'auto' or src == prev or not prev.exists(): raise
+            try: ck = load_checkpoint(prev)
+            except ValueError as e2: raise ValueError(f"{e}; and {e2}: start over with resume=never overwrite=true") from None
+            warnings.warn(f"{src} is corrupt ({str(e).split(': ', 1)[-1][:120]}); resuming from {prev} (step {ck['step']}) instead")
+            if rank == 0: os.replace(src, src.with_name(src.name + '.corrupt'))     # kept for inspection, never resumed
+            src = prev
+    done = _finished_metrics(out)
+    final = min(total, cfg.max_steps) if cfg.max_steps else total
+    if ck is None and done is not None and not cfg.overwrite:
+        raise ValueError(f"{out} holds a finished run (metrics.json: {done.get('method')}, step {done.get('step')}); this fresh start "
+                         f"(resume={cfg.resume}) would replace it: pass overwrite=true to do so, or choose another `out`")
+    if ck is not None:
         diff = [k for k, v in ck['config'].items() if k not in _RUN_KEYS and getattr(cfg, k, None) != v]
         if diff: raise ValueError(f"checkpoint {src} was written with a different config (keys {diff}); use the same "
                                   f"settings, another `out`, or resume=never to start over")
         net.load_state_dict(ck['model']); opt.load_state_dict(ck['optimizer']); sched.load_state_dict(ck['scheduler'])
         step, resumed, saved_step = ck['step'], True, ck['step']
+        if done is not None and step >= final and src == ck_path:
+            return done                                   # a finished run resumed: nothing to do, nothing rewritten
         rngs = ck['rng']
         set_rng_state(rngs[rank] if len(rngs) == world else rngs[0])
     else: seed_everything(cfg.seed + rank)          # ranks draw different augmentations
@@ -587,11 +661,19 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
     if world > 1:
         train_net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == 'cuda' else None)
 
-    # outputs
+    # outputs: un-finish the folder first (metrics.json is the completion marker, written last); a fresh start
+    # removes the checkpoints of the run it replaces, so no file of two runs can mix
     live = None
+    prior = (ck or {}).get('timing') or {}
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        (out/'config.yaml').write_text(yaml.safe_dump(dict(cfg.to_dict(), resolved=resolve(cfg, C, size)), sort_keys=False))
+        (out/'metrics.json').unlink(missing_ok=True)
+        if ck is None and (out/'ckpt').is_dir():
+            for f in (out/'ckpt').glob('*.pt*'): f.unlink()
+        if ck is None and (out/'dvclive').is_dir(): shutil.rmtree(out/'dvclive')
+    cfg_text = yaml.safe_dump(dict(cfg.to_dict(), resolved=resolve(cfg, C, size)), sort_keys=False)
+    if rank == 0:
+        _write_atomic(out/'config.yaml', cfg_text)
         if cfg.dvclive:
             from dvclive import Live
             live = Live(dir=str(out/'dvclive'), resume=resumed, save_dvc_exp=False, dvcyaml=False)
@@ -603,7 +685,8 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
         if rank == 0:
             save_checkpoint(dict(model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                  rng=rngs, data_rng=_data_generator(cfg, epoch).get_state(), step=step, epoch=epoch,
-                                 config=cfg.to_dict()), ck_path)
+                                 config=cfg.to_dict(), timing=dict(train_s=prior.get('train_s', 0.) + train_time,
+                                                                   wall_s=prior.get('wall_s', 0.) + time.time() - t_start)), ck_path)
             if keep: keep_checkpoint(ck_path, epoch)
         saved_step = step
 
@@ -659,12 +742,13 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
         if live is not None: live.end()
     if rank == 0 and not val: val = evaluate_online(net, val_data, eval_transform, device, cfg.eval_batch_size, bf16, cl)
     n_img = (step - first_step) * B
+    if 'train_s' in prior: n_img, train_time = step * B, prior['train_s'] + train_time      # timings over every session of the run
     metrics = dict(val, method=cfg.method, step=step, epoch=epoch, total_steps=total, stopped_early=stopped,
-                   images_per_s=n_img / train_time if train_time else None, wall_s=time.time() - t_start,
+                   images_per_s=n_img / train_time if train_time else None, wall_s=prior.get('wall_s', 0.) + time.time() - t_start,
                    train_s=train_time, device=str(device) if device.type == 'cpu' else torch.cuda.get_device_name(device),
                    world_size=world, precision='bf16' if bf16 else 'fp32', channels_last=cl, lr=dict(zip(('encoder', 'probes'), base_lrs(cfg))),
-                   versions=_versions())
-    if rank == 0: (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
+                   versions=_versions(), config_sha=hashlib.sha256(cfg_text.encode()).hexdigest()[:16])
+    if rank == 0: _write_atomic(out/'metrics.json', json.dumps(metrics, indent=1))      # last: the run is finished
     if world > 1:
         box = [metrics]; dist.broadcast_object_list(box, 0); metrics = box[0]
     return metrics
@@ -694,6 +778,7 @@ def main(argv=None):
         if backend == 'nccl': torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
         dist.init_process_group(backend)
     try: m, rank = pretrain(cfg), rank_world()[0]
+    except (ValueError, FileNotFoundError) as e: ap.error(str(e))     # a setting, a folder or a checkpoint: named, exit status 2
     finally:
         if init: dist.destroy_process_group()
     if rank == 0: print(json.dumps({k: v for k, v in m.items() if k != 'versions'}, indent=1))

@@ -1,0 +1,235 @@
+"""The bad-input suite: one bad or risky input per case, fed to the library, a console script or the pipeline.
+
+Each case asserts three things:
+  1. the error has the expected type (a console script's usage error is `SystemExit` 2, its message on stderr);
+  2. the message names the problem (every listed fragment appears in it: the argument, file or key, and why);
+  3. nothing written before changed: the SHA-256 of every file under the case's work folder (which holds a
+     finished tiny run, its evaluation, a params file and a references table) is the same after the call.
+
+The tiny run trains once per session on `digits` (in memory, no download, a few seconds).
+"""
+import contextlib, hashlib, io, json, math, shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import rlpjepa.data as DA
+import rlpjepa.distributions as D
+import rlpjepa.evaluate as E
+import rlpjepa.metrics as M
+import rlpjepa.models as MO
+import rlpjepa.pipeline as P
+import rlpjepa.regularizers as R
+import rlpjepa.train as T
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = []
+
+def case(cid, exc, *fragments, setup=None):
+    "Register `fn(w)` (w = the work folder) as a case that must raise `exc` with every one of `fragments` in its message."
+    def deco(fn):
+        CASES.append(pytest.param(fn, exc, fragments, setup, id=cid))
+        return fn
+    return deco
+
+def hashes(d: Path) -> dict:
+    return {str(f.relative_to(d)): hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(d.rglob('*')) if f.is_file()}
+
+TINY = dict(method='rectified_lpjepa', dataset='digits', backbone='lenet', width=4, proj_hidden=16, proj_dim=16,
+            epochs=1, batch_size=64, num_projections=32, train_subset=512, progress=False, dvclive=False, warmup_epochs=0.)
+
+@pytest.fixture(scope='module')
+def work(tmp_path_factory):
+    "A folder with a finished run (runs/g/a), its offline evaluation, params files and a references table."
+    w = tmp_path_factory.mktemp('bad_inputs')
+    torch.manual_seed(0)
+    T.pretrain(dict(TINY, out=str(w/'runs'/'g'/'a')))
+    (w/'probe.yaml').write_text("probe: {l2: 0.001, max_iter: 200, tol: 3.0e-4, knn_k: 5, knn_t: 0.07}\n")
+    P.eval_cli([str(w/'runs'/'g'/'a'), '--params', str(w/'probe.yaml')])
+    (w/'params.yaml').write_text((ROOT/'params.yaml').read_text())
+    (w/'refs').mkdir(); (w/'refs'/'references.csv').write_text('encoder,reference\nencoder_a,raw pixels\n')
+    (w/'notidx.bin').write_bytes(b'hello world, not an idx file')
+    return w
+
+RUN = lambda w: w/'runs'/'g'/'a'
+
+def cli_error(fn, argv) -> str:
+    "Run a console script in-process; return its usage-error message (argparse exits 2), or fail if it succeeded."
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try: fn([str(a) for a in argv])
+        except SystemExit as e:
+            if e.code != 2: raise AssertionError(f"exit status {e.code}, expected 2 (usage error): {err.getvalue()}")
+            raise UsageError(err.getvalue()) from None
+    raise AssertionError(f"{argv}: no error")
+
+class UsageError(Exception): pass
+
+z = lambda: torch.rand(16, 8, generator=torch.Generator().manual_seed(0))
+rgn = lambda: D.RectifiedGeneralizedGaussian(1., 0., 1.)
+feats = lambda n, d, s=0: torch.rand(n, d, generator=torch.Generator().manual_seed(s))
+
+# ---- library: distributions -------------------------------------------------------------------------------------
+case('gn_p_zero', ValueError, '`p`', '> 0')(lambda w: D.GeneralizedGaussian(0., 0., 1.))
+case('gn_p_negative', ValueError, '`p`', '> 0')(lambda w: D.GeneralizedGaussian(-1., 0., 1.))
+case('gn_scale_zero', ValueError, '`scale`', '> 0')(lambda w: D.GeneralizedGaussian(2., 0., 0.))
+case('gn_loc_nan', ValueError, '`loc`', 'NaN')(lambda w: D.GeneralizedGaussian(2., float('nan'), 1.))
+case('rgn_scale_negative', ValueError, '`scale`', '> 0')(lambda w: D.RectifiedGeneralizedGaussian(1., 0., -1.))
+case('tgn_scale_zero', ValueError, '`scale`', '> 0')(lambda w: D.TruncatedGeneralizedGaussian(2., 0., 0.))
+case('sigma_gn_zero', ValueError, '`p`', '> 0')(lambda w: D.sigma_gn(0))
+case('sigma_gn_string', ValueError, '`p`', 'must be a number', "'a'")(lambda w: D.sigma_gn('a'))
+case('sigma_gn_inf', ValueError, '`p`', 'finite')(lambda w: D.sigma_gn(float('inf')))
+# ---- library: regularizers --------------------------------------------------------------------------------------
+case('projections_n_zero', ValueError, '`n`', 'positive int')(lambda w: R.random_projections(0, 4))
+case('projections_d_zero', ValueError, '`d`', 'positive int')(lambda w: R.random_projections(4, 0))
+case('svd_mode_unknown', ValueError, '`mode`', "'top'")(lambda w: R.svd_projections(z(), 4, mode='top'))
+case('sw_shapes_differ', ValueError, '`y`', 'shape of `x`')(lambda w: R.sliced_wasserstein(z(), feats(16, 7), torch.randn(4, 8)))
+case('sw_projection_dims', ValueError, '`projections`', '(N, 8)')(lambda w: R.sliced_wasserstein(z(), z(), torch.randn(4, 3)))
+case('sw_nan', ValueError, '`x`')(lambda w: R.sliced_wasserstein(z() * float('nan'), z(), torch.randn(4, 8)))
+case('rdmreg_target_no_sample', ValueError, '`target`', 'sample')(lambda w: R.RDMReg(object(), 8))
+case('rdmreg_projections_unknown', ValueError, '`projections`', "'foo'")(lambda w: R.RDMReg(rgn(), 8, projections='foo'))
+case('rdmreg_zero_projections', ValueError, '`num_projections`', 'positive int')(lambda w: R.RDMReg(rgn(), 0))
+case('rdmreg_one_row', ValueError, '`z1`', 'at least 2 rows')(lambda w: R.RDMReg(rgn(), 8)(z()[:1]))
+case('rdmreg_integer_features', ValueError, '`z1`', 'floating')(lambda w: R.RDMReg(rgn(), 8)(torch.ones(4, 3, dtype=torch.long)))
+case('rdmreg_nan', ValueError, '`z1`')(lambda w: R.RDMReg(rgn(), 8)(z().masked_fill(z() > 0.9, float('nan'))))
+case('sigreg_points', ValueError, '`n_points`', '≥ 2')(lambda w: R.sigreg(z(), torch.randn(4, 8), n_points=1))
+case('sigreg_t_max', ValueError, '`t_max`', '> 0')(lambda w: R.sigreg(z(), torch.randn(4, 8), t_max=-1))
+case('sigreg_nan', ValueError, '`z`', 'finite')(lambda w: R.sigreg(z() * float('nan'), torch.randn(4, 8)))
+case('lejepa_lambda', ValueError, '`lam`', '[0, 1]')(lambda w: R.lejepa_loss(z(), z(), torch.randn(4, 8), lam=2))
+case('vicreg_shapes', ValueError, '`z2`', 'shape of `z1`')(lambda w: R.vicreg_loss(z(), z()[:, :4]))
+case('vicreg_nan', ValueError, '`z1` and `z2`', 'finite')(lambda w: R.vicreg_loss(z() * float('nan'), z()))
+case('vicreg_inf', ValueError, '`z1` and `z2`', 'finite')(lambda w: R.vicreg_loss(z(), z().masked_fill(z() > 0.5, float('inf'))))
+case('info_nce_temperature', ValueError, '`temperature`', '> 0')(lambda w: R.info_nce(z(), z(), temperature=0))
+case('info_nce_inf', ValueError, '`z1` and `z2`', 'finite')(lambda w: R.info_nce(z().masked_fill(z() > 0.5, float('inf')), z()))
+case('info_nce_nan', ValueError, '`z1` and `z2`', 'finite')(lambda w: R.info_nce(z(), z() * float('nan')))
+case('ncl_non_neg', ValueError, '`non_neg`', "'gelu'")(lambda w: R.ncl_loss(z(), z(), non_neg='gelu'))
+case('ncl_nan', ValueError, '`z1` and `z2`', 'finite')(lambda w: R.ncl_loss(z() * float('nan'), z()))
+case('invariance_nan', ValueError, '`z1` and `z2`', 'finite')(lambda w: R.invariance_loss(z() * float('nan'), z()))
+# ---- library: metrics -------------------------------------------------------------------------------------------
+case('l0_one_dim', ValueError, '`z`', '2-D')(lambda w: M.l0_sparsity(torch.rand(5)))
+case('l0_nan', ValueError, '`z`', 'finite')(lambda w: M.l0_sparsity(z() * float('nan')))
+case('nhsic_samples', ValueError, '`n_samples`', '≥ 2')(lambda w: M.nhsic(z(), n_samples=1))
+case('meter_dims_change', ValueError, '`z`', '3 dims', 'earlier batches had 8')(lambda w: M.SparsityMeter().update(z()).update(torch.rand(4, 3)))
+# ---- library: data ----------------------------------------------------------------------------------------------
+case('idx_not_idx', ValueError, 'notidx.bin', 'not an idx file')(lambda w: DA.read_idx(w/'notidx.bin'))
+case('dataset_unknown', ValueError, "'fmnist'", 'fashion_mnist')(lambda w: DA.load_dataset('fmnist'))
+case('dataset_split', ValueError, '`split`', "'valid'")(lambda w: DA.load_dataset('fashion_mnist', 'valid'))
+case('dataset_missing_root', FileNotFoundError, 'nodata', 'rlpjepa-fetch')(lambda w: DA.load_dataset('fashion_mnist', 'train', w/'nodata'))
+case('augment_preset', ValueError, "'imagenet1k'", 'cifar')(lambda w: DA.Augment('imagenet1k', 32))
+case('augment_size_zero', ValueError, '`size`', 'positive int')(lambda w: DA.Augment('cifar', 0))
+case('eval_transform_size', ValueError, '`size`', 'positive int')(lambda w: DA.EvalTransform('cifar', -3))
+case('num_batches_zero', ValueError, '`batch_size`', 'positive int')(lambda w: DA.num_batches(10, 0))
+# ---- library: models --------------------------------------------------------------------------------------------
+case('backbone_unknown', ValueError, "'resnet1000'", "did you mean 'resnet50'")(lambda w: MO.backbone('resnet1000'))
+case('projector_unknown', ValueError, '`kind`', "'mlp9'")(lambda w: MO.projector('mlp9', 8, 8, 8))
+case('nonneg_unknown', ValueError, '`kind`', "'gelu'")(lambda w: MO.nonneg('gelu'))
+# ---- library: evaluation ----------------------------------------------------------------------------------------
+y20, y10 = torch.arange(20) % 2, torch.arange(10) % 2
+case('probe_dims', ValueError, '`test_feats` has 5 dims', '`train_feats` has 4')(lambda w: E.lbfgs_probe(feats(20, 4), y20, feats(10, 5), y10))
+case('probe_labels', ValueError, '`train_y`', 'one label per row')(lambda w: E.lbfgs_probe(feats(20, 4), y20[:19], feats(10, 4), y10))
+case('probe_l2', ValueError, '`l2`', 'non-negative')(lambda w: E.lbfgs_probe(feats(20, 4), y20, feats(10, 4), y10, l2=-1))
+case('probe_nan', ValueError, '`train_feats`')(lambda w: E.lbfgs_probe(feats(20, 4) * float('nan'), y20, feats(10, 4), y10))
+case('knn_k', ValueError, '`k`', 'positive integer')(lambda w: E.knn_accuracy(feats(20, 4), y20, feats(10, 4), y10, k=0))
+case('knn_temperature', ValueError, '`T`', 'positive')(lambda w: E.knn_accuracy(feats(20, 4), y20, feats(10, 4), y10, T=0))
+case('linear_probe_optimizer', ValueError, '`optimizer`', "'lbfgs'")(lambda w: E.linear_probe(feats(20, 4), y20, feats(10, 4), y10, optimizer='lbfgs'))
+case('few_shot_zero', ValueError, '`shots`', 'positive integer')(lambda w: E.few_shot_indices(y20, shots=0))
+case('evaluate_parts', ValueError, '`parts`', "'encoder', 'projector'")(lambda w: E.evaluate_features((z(), z(), torch.arange(16) % 2), (z(), z(), torch.arange(16) % 2), parts='h'))
+# ---- library: training config and checkpoints -------------------------------------------------------------------
+case('config_method', ValueError, "'method'", "did you mean 'vicreg'")(lambda w: T.Config(method='vicrg'))
+case('config_epochs_zero', ValueError, "'epochs'", '> 0')(lambda w: T.Config(epochs=0))
+case('config_lr_word', ValueError, "'lr'", 'float', "'fast'")(lambda w: T.Config(lr='fast'))
+case('config_lr_nan', ValueError, "'lr'", '> 0')(lambda w: T.Config(lr='nan'))
+case('config_unknown_key', ValueError, "'learning_rate'", 'valid keys')(lambda w: T.Config.from_dict({'learning_rate': 0.1}))
+case('config_non_neg_method', ValueError, "'non_neg'", "'nvicreg' and 'ncl'")(lambda w: T.Config(non_neg='relu'))
+case('config_pool_backbone', ValueError, "'pool'", "'lenet'")(lambda w: T.Config(pool=1, backbone='small_resnet'))
+case('config_sigma', ValueError, "'sigma'", "did you mean 'gn'")(lambda w: T.Config(sigma='gm'))
+case('config_precision', ValueError, "'precision'", "'fp16'")(lambda w: T.Config(precision='fp16'))
+case('config_mu_inf', ValueError, "'mu'", 'finite')(lambda w: T.Config(mu=float('inf')))
+case('override_no_equals', ValueError, "'lr'", 'key=value')(lambda w: T.parse_overrides(['lr']))
+case('override_bad_yaml', ValueError, "'lr=[1'", 'not valid YAML')(lambda w: T.parse_overrides(['lr=[1']))
+case('params_missing', FileNotFoundError, 'missing.yaml', 'does not exist')(lambda w: T.load_config(w/'missing.yaml'))
+case('params_section_missing', ValueError, "section 'pretrian'", 'not found')(lambda w: T.load_config(w/'params.yaml', 'pretrian'))
+
+def _corrupt_copy(w):
+    dst = w/'runs'/'c'/'a'
+    shutil.rmtree(dst.parent, ignore_errors=True); shutil.copytree(RUN(w), dst)
+    f = dst/'ckpt'/'last.pt'; b = bytearray(f.read_bytes()); b[len(b) // 2:len(b) // 2 + 64] = bytes(64); f.write_bytes(bytes(b))
+case('checkpoint_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: T.load_checkpoint(w/'runs'/'c'/'a'/'ckpt'/'last.pt'))
+case('load_run_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: P.load_run(w/'runs'/'c'/'a'))
+case('evaluate_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: P.evaluate_run(w/'runs'/'c'/'a', cache=False))
+case('checkpoint_missing', FileNotFoundError, 'nope.pt', 'does not exist')(lambda w: T.load_checkpoint(w/'nope.pt'))
+case('finished_run_fresh_start', ValueError, 'holds a finished run', 'overwrite=true')(
+    lambda w: T.pretrain(dict(TINY, out=str(RUN(w)), resume='never')))
+case('finished_run_other_config', ValueError, 'different config', "'lr'")(lambda w: T.pretrain(dict(TINY, out=str(RUN(w)), lr=0.5)))
+case('batch_size_one', ValueError, "'batch_size' (1)", 'at least 2')(lambda w: T.pretrain(dict(TINY, out=str(w/'new'), batch_size=1)))
+case('device_unknown', ValueError, "'device'", "'tpu9'")(lambda w: T.pretrain(dict(TINY, out=str(w/'new'), device='tpu9')))
+if not torch.cuda.is_available():
+    case('device_cuda_without_gpu', ValueError, "'device' is 'cuda'", 'no usable CUDA GPU', 'device=auto')(
+        lambda w: T.pretrain(dict(TINY, out=str(w/'new'), device='cuda')))
+# ---- console scripts -------------------------------------------------------------------------------------------
+def pretrain_cli(w, *args): return cli_error(T.main, ['--params', w/'params.yaml', '--section', 'pretrain', *args])
+case('cli_pretrain_unknown_key', UsageError, "unknown config key 'ephocs'", "did you mean 'epochs'")(lambda w: pretrain_cli(w, 'ephocs=3'))
+case('cli_pretrain_bad_value', UsageError, "config key 'epochs' must be int", "'three'")(lambda w: pretrain_cli(w, 'epochs=three'))
+case('cli_pretrain_params_missing', UsageError, 'missing.yaml', 'does not exist')(lambda w: cli_error(T.main, ['--params', w/'missing.yaml']))
+case('cli_pretrain_section_missing', UsageError, "section 'pretrian' not found")(lambda w: cli_error(T.main, ['--params', w/'params.yaml', '--section', 'pretrian']))
+case('cli_pretrain_finished_run', UsageError, 'holds a finished run', 'overwrite=true')(
+    lambda w: cli_error(T.main, [*[f'{k}={v}' for k, v in TINY.items()], f'out={RUN(w)}', 'resume=never']))
+case('cli_eval_params_missing', UsageError, 'params file', 'missing.yaml')(lambda w: cli_error(P.eval_cli, [RUN(w), '--params', w/'missing.yaml']))
+def _write(name, text): return lambda w: (w/name).write_text(text)
+case('cli_eval_unknown_probe_key', UsageError, "unknown keys ['knn']", setup=_write('badprobe.yaml', 'probe: {knn: 5}\n'))(
+    lambda w: cli_error(P.eval_cli, [RUN(w), '--params', w/'badprobe.yaml']))
+case('cli_eval_group_unknown', UsageError, "no runs of group 'tab9'", 'its groups are')(lambda w: cli_error(P.eval_cli, ['--group', 'tab9', '--params', w/'params.yaml']))
+case('cli_eval_runs_and_group', UsageError, 'not both')(lambda w: cli_error(P.eval_cli, [RUN(w), '--group', 'tab1', '--params', w/'probe.yaml']))
+case('cli_eval_run_missing', UsageError, 'run folder', 'does not exist')(lambda w: cli_error(P.eval_cli, [w/'runs'/'g'/'nosuch', '--params', w/'probe.yaml']))
+case('cli_paper_params_missing', UsageError, 'missing.yaml', 'does not exist')(lambda w: cli_error(P.paper_cli, ['fig1', '--params', w/'missing.yaml']))
+case('cli_paper_section_misspelt', UsageError, "no section 'fig1'", "'fig_1'", setup=_write('p1.yaml', 'fig_1: {mu: 0.0}\n'))(
+    lambda w: cli_error(P.paper_cli, ['fig1', '--params', w/'p1.yaml']))
+case('cli_paper_unknown_key', UsageError, "'n_sample' is not a parameter", "did you mean 'n_samples'", setup=_write('p2.yaml', 'fig1: {n_sample: 100}\n'))(
+    lambda w: cli_error(P.paper_cli, ['fig1', '--params', w/'p2.yaml']))
+case('cli_paper_wrong_type', UsageError, "'n_samples' must be", "'abc'", setup=_write('p3.yaml', 'fig1: {n_samples: abc}\n'))(
+    lambda w: cli_error(P.paper_cli, ['fig1', '--params', w/'p3.yaml']))
+case('cli_references_params_missing', UsageError, 'missing.yaml')(lambda w: cli_error(P.references_cli, ['--params', w/'missing.yaml', '--out', w/'refs2']))
+case('cli_profile_unknown', UsageError, 'nosuchprofile')(lambda w: cli_error(P.profile_cli, ['nosuchprofile', '--params', w/'params.yaml']))
+case('cli_fetch_unknown', UsageError, "'fmnist'")(lambda w: cli_error(DA.fetch_main, ['fmnist', '--root', w/'data']))
+# ---- pipeline: runs, evaluations, references -------------------------------------------------------------------
+case('run_missing', FileNotFoundError, 'norun', 'does not exist')(lambda w: P.run_config(w/'runs'/'g'/'norun'))
+case('run_group_missing', FileNotFoundError, 'run group')(lambda w: P.run_table('nosuch', runs_dir=w/'runs'))
+case('run_checkpoint_missing', FileNotFoundError, 'epoch_0009.pt', "it has ['last.pt'")(lambda w: P.load_run(RUN(w), checkpoint='epoch_0009.pt'))
+case('eval_group_named_evals', ValueError, "cannot be named 'evals'")(lambda w: P.eval_file(w/'runs'/'evals'/'x'))
+case('eval_unknown_recipe_key', ValueError, "unknown probe recipe keys ['l3']")(lambda w: P.evaluate_run(RUN(w), l3=1))
+case('target_l0_sigma', ValueError, '`sigma`', "'foo'")(lambda w: P.target_l0(1, 0, sigma='foo'))
+case('references_missing', FileNotFoundError, 'references.csv', 'dvc repro references')(lambda w: P.read_references(w/'norefs'))
+case('group_runs_unknown', KeyError, "no runs of group 'tab9'")(lambda w: P.group_runs(w/'params.yaml', 'tab9'))
+
+def _unfinished(w):
+    d = w/'runs'/'u'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d); (d/'metrics.json').unlink()
+case('run_unfinished', FileNotFoundError, 'unfinished', 'no metrics.json', setup=_unfinished)(lambda w: P.run_table('u', runs_dir=w/'runs'))
+
+def _half_written(w):
+    d = w/'runs'/'h'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d); (d/'metrics.json').write_text('{"step": 8, "enc')
+case('metrics_half_written', ValueError, 'metrics.json', 'not valid JSON', setup=_half_written)(lambda w: P.run_table('h', runs_dir=w/'runs', offline=False))
+
+def _mixed(w):
+    d = w/'runs'/'m'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d)
+    (d/'config.yaml').write_text((d/'config.yaml').read_text().replace('seed: 0', 'seed: 5'))
+case('run_mixes_two_runs', ValueError, 'mixes two runs', setup=_mixed)(lambda w: P.run_config(w/'runs'/'m'/'a'))
+
+def _stale(w):
+    d = w/'runs'/'s'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d)
+    P.write_json(dict(json.loads(P.eval_file(RUN(w)).read_text()), checkpoint_sha='0' * 16), P.eval_file(d))
+case('evaluation_stale', ValueError, 'stale', 'rlpjepa-eval', setup=_stale)(lambda w: P.read_eval(w/'runs'/'s'/'a'))
+case('evaluation_missing', FileNotFoundError, 'no offline evaluation', setup=_unfinished)(lambda w: P.read_eval(RUN(w).with_name('zz')))
+
+
+@pytest.mark.parametrize('fn, exc, fragments, setup', CASES)
+def test_bad_input(work, fn, exc, fragments, setup):
+    if setup is not None: setup(work)
+    before = hashes(work)
+    with pytest.raises(exc) as info: fn(work)
+    msg = str(info.value)
+    for frag in fragments: assert frag in msg, f"message {msg!r} does not name {frag!r}"
+    assert hashes(work) == before, "a rejected input changed files that were written before"
+
+def test_suite_size():
+    assert len(CASES) >= 60, len(CASES)
