@@ -2,7 +2,7 @@
 #   make setup        create .venv and `pip install -e ".[dev]"` (re-runs only when setup.py/settings.ini change)
 #   make data         fetch the embedded default dataset (Fashion-MNIST) into data/
 #   make test         run every library notebook as a pytest test (flags: RLPJEPA_TEST_FLAGS="slow gpu")
-#   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; ~45 min on 2 cores)
+#   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; ~85 min on 2 cores)
 #   make repro PROFILE=paper   first merge params/paper.yaml into params.yaml (`rlpjepa-profile paper`), then dvc repro
 #   make smoke        the whole DAG on tiny data in a temporary copy, plus Ctrl-C/SIGKILL recovery (.ci/smoke, ~8 min)
 #   make lab          JupyterLab on the tour (nbs/index.ipynb); saving cleans notebooks (nbdev's pre-save hook)
