@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #1a2ce3ec
 from __future__ import annotations
-import os, pickle, random, socket, traceback
+import os, pickle, random, shutil, socket, traceback
+from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 # %% auto #0
-__all__ = ['as_tensor', 'check_positive', 'check_finite', 'broadcast_params', 'seed_everything', 'is_dist', 'rank_world',
-           'gather', 'broadcast_int', 'run_distributed']
+__all__ = ['as_tensor', 'check_positive', 'check_finite', 'broadcast_params', 'write_atomic', 'seed_everything', 'is_dist',
+           'rank_world', 'gather', 'broadcast_int', 'run_distributed']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 def as_tensor(x, name:str, dtype=None, device=None) -> torch.Tensor:
@@ -44,6 +45,17 @@ def broadcast_params(**named) -> list[torch.Tensor]:
     except RuntimeError:
         shapes = ', '.join(f"`{k}` {tuple(v.shape)}" for k, v in named.items())
         raise ValueError(f"shapes do not broadcast: {shapes}") from None
+
+# %% ../nbs/00_core.ipynb #7c24c6c7
+def write_atomic(path, text:str) -> Path:
+    "Write `text` to `path` (parents created) through a temporary file and `os.replace`; `OSError` naming the file if it fails."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
+    try: tmp.write_text(text, encoding='utf-8'); os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"could not write {path} ({e}); {shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on its disk") from None
+    return path
 
 # %% ../nbs/00_core.ipynb #8aa2ebc0
 def seed_everything(seed:int) -> torch.Generator:

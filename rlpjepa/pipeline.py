@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 import yaml
 from .distributions import RectifiedGeneralizedGaussian, sigma_gn, sigma_rgn
+from .core import write_atomic
 
 # %% auto #0
 __all__ = ['RUN_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'EVALS', 'CACHE_DIR',
@@ -216,10 +217,7 @@ def evaluate_run(run, checkpoint:str='last.pt', root='data', device=None, cache:
 
 def write_json(obj, path) -> Path:
     "Write `obj` as JSON to `path` atomically (a temporary file, then `os.replace`)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
-    tmp.write_text(json.dumps(obj, indent=1, default=float)); os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(obj, indent=1, default=float))
 
 def _section(params, section) -> dict:
     params = Path(params)

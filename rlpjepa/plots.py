@@ -12,6 +12,7 @@ import torch
 import matplotlib, matplotlib.path, matplotlib.lines, matplotlib.colors
 import matplotlib.pyplot as plt
 import seaborn as sns
+from .core import write_atomic
 
 # %% auto #0
 __all__ = ['DPI', 'SWEEP_MARKERS', 'set_style', 'save_fig', 'to_markdown', 'save_table', 'to_builtin', 'save_metrics', 'versions',
@@ -159,7 +160,8 @@ def rgn_frame(p:float, mu:float, sigma:float, n:int=20000, seed:int=0, n_show:in
     s = d.sample((n, 2), generator=torch.Generator().manual_seed(seed))
     l0, mean, var = float(d.nonzero_fraction), float(d.mean), float(d.variance)
     num = dict(p=float(p), mu=float(mu), sigma=float(sigma), l0=l0, mean=mean, variance=var, l0_mc=float((s[:, 0] > 0).double().mean()),
-               mean_mc=float(s[:, 0].mean()), variance_mc=float(s[:, 0].var()), n=n)
+               mean_mc=float(s[:, 0].mean()), variance_mc=float(s[:, 0].var()),
+               m4_mc=float((s[:, 0] - s[:, 0].mean()).pow(4).mean()), n=n)     # 4th central moment: the variance's standard error
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4), layout='constrained')
     hi = max(float(s[:, 0].quantile(0.995)), 1e-3) * 1.1
     x = torch.linspace(hi / 400, hi, 400, dtype=torch.float64)
@@ -219,9 +221,7 @@ for (const n of ['p', 'mu', 'sigma']) document.getElementById(n).addEventListene
 show();
 </script></body></html>
 '''
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp'); tmp.write_text(page, encoding='utf-8'); os.replace(tmp, path)
-    return path
+    return write_atomic(path, page)
 
 # %% ../nbs/08_plots.ipynb #52e5105a
 def star4(inner:float) -> matplotlib.path.Path:

@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.distributed as dist
 import yaml
-from .core import seed_everything, is_dist, rank_world
+from .core import seed_everything, is_dist, rank_world, write_atomic
 from .distributions import GeneralizedGaussian, RectifiedGeneralizedGaussian, sigma_gn, sigma_rgn
 from .regularizers import RDMReg, PROJECTIONS, lejepa_loss, vicreg_loss, info_nce, invariance_loss, random_projections
 from .metrics import SparsityMeter
@@ -420,7 +420,6 @@ def _digest(obj, h):
 
 def state_checksum(state:dict) -> str:
     "SHA-256 of a checkpoint's contents (every tensor's bytes, dtype and shape, and every plain value), its `checksum` key excluded."
-    import hashlib
     h = hashlib.sha256()
     _digest({k: v for k, v in state.items() if k != 'checksum'}, h)
     return h.hexdigest()
@@ -493,14 +492,6 @@ def _device(cfg:Config) -> torch.device:
     return torch.device('cpu')
 
 def _mf(x, cl): return x.contiguous(memory_format=torch.channels_last) if cl and x.ndim == 4 else x
-
-def _write_atomic(path:Path, text:str):
-    "Write `text` to `path` through a temporary file and `os.replace`: a reader sees the old file or the new one, never half."
-    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
-    try: tmp.write_text(text); os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"could not write {path} ({e}); {shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on its disk") from None
 
 def _finished_metrics(out:Path) -> dict|None:
     "The metrics of the finished run in `out` (its `metrics.json`, written last: the completion marker), or None."
@@ -673,7 +664,7 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
         if ck is None and (out/'dvclive').is_dir(): shutil.rmtree(out/'dvclive')
     cfg_text = yaml.safe_dump(dict(cfg.to_dict(), resolved=resolve(cfg, C, size)), sort_keys=False)
     if rank == 0:
-        _write_atomic(out/'config.yaml', cfg_text)
+        write_atomic(out/'config.yaml', cfg_text)
         if cfg.dvclive:
             from dvclive import Live
             live = Live(dir=str(out/'dvclive'), resume=resumed, save_dvc_exp=False, dvcyaml=False)
@@ -748,7 +739,7 @@ def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backb
                    train_s=train_time, device=str(device) if device.type == 'cpu' else torch.cuda.get_device_name(device),
                    world_size=world, precision='bf16' if bf16 else 'fp32', channels_last=cl, lr=dict(zip(('encoder', 'probes'), base_lrs(cfg))),
                    versions=_versions(), config_sha=hashlib.sha256(cfg_text.encode()).hexdigest()[:16])
-    if rank == 0: _write_atomic(out/'metrics.json', json.dumps(metrics, indent=1))      # last: the run is finished
+    if rank == 0: write_atomic(out/'metrics.json', json.dumps(metrics, indent=1))      # last: the run is finished
     if world > 1:
         box = [metrics]; dist.broadcast_object_list(box, 0); metrics = box[0]
     return metrics
