@@ -382,10 +382,19 @@ def _blur(x, sigma, k):
     return nn.functional.conv2d(y, w.view(n * c, 1, k, 1), groups=n * c).view(n, c, H, W)
 
 def _on(x, mask, fn, *args):
-    "x[mask] = fn(x[mask], *args[mask]) for the rows where `mask` holds (in place)."
+    "x[mask] = fn(x[mask], *args[mask]) for the rows where `mask` holds (in place); on an accelerator through `_on_all`."
+    if x.device.type != 'cpu': return _on_all(x, mask, fn, *args)
     idx = mask.nonzero().squeeze(1)
     if len(idx): x[idx] = fn(x[idx], *(a[idx] for a in args))
     return x
+
+def _on_all(x, mask, fn, *args):
+    "The same as `_on` without a host sync: `fn` on every row, kept where `mask` holds (`nonzero` would wait for the device)."
+    return x.copy_(torch.where(mask.view(-1, *[1] * (x.ndim - 1)), fn(x, *args), x))
+
+def _any(mask) -> bool:
+    "`mask.any()` on the CPU; True on an accelerator (reading it back would be a host sync)."
+    return bool(mask.any()) if mask.device.type == 'cpu' else True
 
 # %% ../nbs/04_data.ipynb #94da92f2
 def _size(size, cfg) -> int:
@@ -458,7 +467,7 @@ class Augment(nn.Module):
     def photometric(self, x, p):
         "Colour jitter (random order per sample; brightness and contrast only on one channel), grayscale, blur, solarize, flip — in place on float x in [0, 1]."
         p = {k: v.to(x.device) for k, v in p.items()}
-        if p['jitter'].any():              # one channel: brightness and contrast (saturation and hue are the identity there)
+        if _any(p['jitter']):              # one channel: brightness and contrast (saturation and hue are the identity there)
             for step in range(4):
                 for op in range(4 if self.color else 2):
                     _on(x, p['jitter'] & (p['order'][:, step] == op), JITTER_OPS[op], p['factors'][:, op].view(-1, 1, 1, 1))
@@ -537,7 +546,8 @@ class Batches:
             raise ValueError(f"`start_step` must be an int in [0, {self.steps}], got {start_step!r}")
         self.start = int(start_step)
         self.order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
-        self.order = self.order.to(data.x.device)
+        if data.x.device.type == 'cuda': self.order = self.order.pin_memory().to(data.x.device, non_blocking=True)   # no host sync
+        else: self.order = self.order.to(data.x.device)
 
     def __len__(self): return self.steps - self.start
 

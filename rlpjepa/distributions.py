@@ -49,7 +49,9 @@ def _gamma(shape, conc, generator):
     "Gamma(conc, 1) draws of `shape` (reparameterised); seeded from `generator` without touching the global RNG."
     conc = conc.expand(shape)
     if generator is None: return torch._standard_gamma(conc)
-    seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
+    if generator.device.type == 'cuda':   # from the generator's host-side state (seed, offset): reading a draw back would sync
+        seed = (generator.initial_seed() * 1_000_003 + generator.get_offset()) % 2**62
+    else: seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
     devices = [conc.device] if conc.device.type == 'cuda' else []
     with torch.random.fork_rng(devices=devices, device_type=conc.device.type if devices else 'cuda'):
         torch.manual_seed(seed)

@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from .core import check_positive, gather, broadcast_int, is_dist, rank_world
 
 # %% auto #0
-__all__ = ['SVD_MODES', 'PROJECTIONS', 'NON_NEG', 'random_projections', 'svd_projections', 'sliced_wasserstein', 'RDMReg',
-           'sigreg', 'invariance_loss', 'lejepa_loss', 'vicreg_loss', 'info_nce', 'rep_relu', 'ncl_loss']
+__all__ = ['SVD_MODES', 'PROJECTIONS', 'SVD_BATCHES', 'NON_NEG', 'random_projections', 'svd_projections', 'sliced_wasserstein',
+           'RDMReg', 'sigreg', 'invariance_loss', 'lejepa_loss', 'vicreg_loss', 'info_nce', 'rep_relu', 'ncl_loss',
+           'DistributionMatchingLoss', 'LeJEPALoss', 'VICRegLoss', 'InfoNCELoss']
 
 # %% ../nbs/02_regularizers.ipynb #10908915
 def _feats(x, name:str, dim:int|None=None) -> None:
@@ -89,18 +90,22 @@ def sliced_wasserstein(x:torch.Tensor, y:torch.Tensor, projections:torch.Tensor,
 
 # %% ../nbs/02_regularizers.ipynb #1398809e
 PROJECTIONS = ('random', 'svd_random', 'bottom_half_svd_random')
+SVD_BATCHES = ('global', 'local')
 
 def _device_of(dist) -> torch.device:
     return next((v.device for v in vars(dist).values() if torch.is_tensor(v)), torch.device('cpu'))
 
 class RDMReg(nn.Module):
     "Sliced 2-Wasserstein distance from the (global-batch) features to fresh samples of `target`."
-    def __init__(self, target, num_projections:int=8192, projections:str='random', seed:int|None=None, check:bool|None=None):
+    def __init__(self, target, num_projections:int=8192, projections:str='random', seed:int|None=None, check:bool|None=None,
+                 svd_batch:str='global', share_random:bool=False):
         super().__init__()
         if 'generator' not in inspect.signature(getattr(target, 'sample', lambda: 0)).parameters:
             raise ValueError(f"`target` must have a `sample(sample_shape, generator=None)` method, got {type(target).__name__}")
         if projections not in PROJECTIONS: raise ValueError(f"`projections` must be one of {PROJECTIONS}, got {projections!r}")
+        if svd_batch not in SVD_BATCHES: raise ValueError(f"`svd_batch` must be one of {SVD_BATCHES}, got {svd_batch!r}")
         self.target, self.projections, self.check = target, projections, check
+        self.svd_batch, self.share_random = svd_batch, bool(share_random)
         self.num_projections = _count(num_projections, 'num_projections')
         self.seed, self.step, self._synced, self._gens = seed, 0, False, {}
 
@@ -130,12 +135,14 @@ class RDMReg(nn.Module):
         if hasattr(self.target, 'to') and _device_of(self.target) != z1.device:
             self.target = self.target.to(z1.device)   # sample where the features live: no per-step host copy
         gd, gt = self._generator(z1.device, s, 0), self._generator(_device_of(self.target), s + 1, 1)
-        views = [gather(z) for z in views]
+        local, views = views, [gather(z) for z in views]
         b, d = views[0].shape
         if self.projections == 'random': P = random_projections(self.num_projections, d, gd, z1.device)
         losses = []
-        for z in views:
-            if self.projections != 'random': P = svd_projections(z, self.num_projections, self.projections, gd)
+        for z, zl in zip(views, local):
+            if self.projections != 'random':
+                if self.share_random: gd = self._generator(z1.device, s, 0)       # the same random top-up for both views
+                P = svd_projections(zl if self.svd_batch == 'local' else z, self.num_projections, self.projections, gd)
             losses.append(_sw(z, self._draw_target(b, d, gt, z.device), P))
         names = '`z1`' if z2 is None else '`z1` and `z2`'
         return _finite(sum(losses) / len(losses), names, self.check)
@@ -225,3 +232,38 @@ def ncl_loss(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2, non_neg:st
     if non_neg not in NON_NEG: raise ValueError(f"`non_neg` must be one of {tuple(NON_NEG)}, got {non_neg!r}")
     f = NON_NEG[non_neg]
     return info_nce(f(z1), f(z2), temperature, check)
+
+# %% ../nbs/02_regularizers.ipynb #6aba6b8d
+class DistributionMatchingLoss(nn.Module):
+    "(Rectified) LpJEPA: λ_inv·MSE(z1, z2) + λ_reg·RDMReg(z1, z2) to `target`."
+    def __init__(self, target, lambda_inv=25., lambda_reg=125., num_projections=8192, projections='random', seed=0,
+                 svd_batch='global', share_random=False):
+        super().__init__()
+        self.lambda_inv, self.lambda_reg = lambda_inv, lambda_reg
+        self.rdmreg = RDMReg(target, num_projections, projections, seed=seed, check=False, svd_batch=svd_batch, share_random=share_random)
+    def forward(self, z1, z2):
+        inv, reg = invariance_loss(z1, z2, check=False), self.rdmreg(z1, z2)
+        return self.lambda_inv * inv + self.lambda_reg * reg, dict(invariance=inv, rdmreg=reg)
+
+class LeJEPALoss(nn.Module):
+    "LeJEPA with `num_projections` fresh directions per step, drawn from a (seed, step) generator (same on all ranks)."
+    def __init__(self, lam=0.05, num_projections=1024, t_max=3., n_points=17, seed=0):
+        super().__init__()
+        self.lam, self.num_projections, self.t_max, self.n_points, self.seed, self.step = lam, num_projections, t_max, n_points, seed, 0
+    def get_extra_state(self): return dict(seed=self.seed, step=self.step)
+    def set_extra_state(self, s): self.seed, self.step = s['seed'], s['step']
+    def forward(self, z1, z2):
+        g = torch.Generator(z1.device).manual_seed((self.seed * 1_000_003 + self.step) % 2**63)
+        self.step += 1
+        P = random_projections(self.num_projections, z1.shape[1], g, z1.device)
+        return lejepa_loss(z1, z2, P, self.lam, self.t_max, self.n_points, check=False), {}
+
+class VICRegLoss(nn.Module):
+    "`vicreg_loss` with weights (sim, var, cov), returning its parts."
+    def __init__(self, sim=25., var=25., cov=1.): super().__init__(); self.w = (sim, var, cov)
+    def forward(self, z1, z2): return vicreg_loss(z1, z2, *self.w, return_parts=True, check=False)
+
+class InfoNCELoss(nn.Module):
+    "`info_nce` at `temperature`."
+    def __init__(self, temperature=0.2): super().__init__(); self.temperature = temperature
+    def forward(self, z1, z2): return info_nce(z1, z2, self.temperature, check=False), {}

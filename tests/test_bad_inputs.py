@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import rlpjepa.checkpoint as CK
+import rlpjepa.config as CF
 import rlpjepa.data as DA
 import rlpjepa.distributions as D
 import rlpjepa.evaluate as E
@@ -136,29 +138,33 @@ case('linear_probe_optimizer', ValueError, '`optimizer`', "'lbfgs'")(lambda w: E
 case('few_shot_zero', ValueError, '`shots`', 'positive integer')(lambda w: E.few_shot_indices(y20, shots=0))
 case('evaluate_parts', ValueError, '`parts`', "'encoder', 'projector'")(lambda w: E.evaluate_features((z(), z(), torch.arange(16) % 2), (z(), z(), torch.arange(16) % 2), parts='h'))
 # ---- library: training config and checkpoints -------------------------------------------------------------------
-case('config_method', ValueError, "'method'", "did you mean 'vicreg'")(lambda w: T.Config(method='vicrg'))
-case('config_epochs_zero', ValueError, "'epochs'", '> 0')(lambda w: T.Config(epochs=0))
-case('config_lr_word', ValueError, "'lr'", 'float', "'fast'")(lambda w: T.Config(lr='fast'))
-case('config_lr_nan', ValueError, "'lr'", '> 0')(lambda w: T.Config(lr='nan'))
-case('config_unknown_key', ValueError, "'learning_rate'", 'valid keys')(lambda w: T.Config.from_dict({'learning_rate': 0.1}))
-case('config_non_neg_method', ValueError, "'non_neg'", "'nvicreg' and 'ncl'")(lambda w: T.Config(non_neg='relu'))
-case('config_pool_backbone', ValueError, "'pool'", "'lenet'")(lambda w: T.Config(pool=1, backbone='small_resnet'))
-case('config_sigma', ValueError, "'sigma'", "did you mean 'gn'")(lambda w: T.Config(sigma='gm'))
-case('config_precision', ValueError, "'precision'", "'fp16'")(lambda w: T.Config(precision='fp16'))
-case('config_mu_inf', ValueError, "'mu'", 'finite')(lambda w: T.Config(mu=float('inf')))
-case('override_no_equals', ValueError, "'lr'", 'key=value')(lambda w: T.parse_overrides(['lr']))
-case('override_bad_yaml', ValueError, "'lr=[1'", 'not valid YAML')(lambda w: T.parse_overrides(['lr=[1']))
-case('params_missing', FileNotFoundError, 'missing.yaml', 'does not exist')(lambda w: T.load_config(w/'missing.yaml'))
-case('params_section_missing', ValueError, "section 'pretrian'", 'not found')(lambda w: T.load_config(w/'params.yaml', 'pretrian'))
+case('config_method', ValueError, "'method'", "did you mean 'vicreg'")(lambda w: CF.Config(method='vicrg'))
+case('config_epochs_zero', ValueError, "'epochs'", '> 0')(lambda w: CF.Config(epochs=0))
+case('config_lr_word', ValueError, "'lr'", 'float', "'fast'")(lambda w: CF.Config(lr='fast'))
+case('config_lr_nan', ValueError, "'lr'", '> 0')(lambda w: CF.Config(lr='nan'))
+case('config_unknown_key', ValueError, "'learning_rate'", 'valid keys')(lambda w: CF.Config.from_dict({'learning_rate': 0.1}))
+case('config_non_neg_method', ValueError, "'non_neg'", "'nvicreg' and 'ncl'")(lambda w: CF.Config(non_neg='relu'))
+case('config_pool_backbone', ValueError, "'pool'", "'lenet'")(lambda w: CF.Config(pool=1, backbone='small_resnet'))
+case('config_sigma', ValueError, "'sigma'", "did you mean 'gn'")(lambda w: CF.Config(sigma='gm'))
+case('config_precision', ValueError, "'precision'", "'fp16'")(lambda w: CF.Config(precision='fp16'))
+case('config_mu_inf', ValueError, "'mu'", 'finite')(lambda w: CF.Config(mu=float('inf')))
+case('config_nproc_zero', ValueError, "'nproc_per_node'", '> 0')(lambda w: CF.Config(nproc_per_node=0))
+case('config_svd_batch', ValueError, "'svd_batch'", "did you mean 'local'")(lambda w: CF.Config(svd_batch='locl'))
+case('devices_more_than_pool', ValueError, '3 device(s) wanted', 'the pool has 2')(lambda w: T.claim_devices(3, pool=[0, 1], lock_dir=w/'locks'))
+case('queue_jobs_zero', UsageError, '`jobs` must be a positive int')(lambda w: cli_error(P.queue_cli, ['-j', '0']))
+case('override_no_equals', ValueError, "'lr'", 'key=value')(lambda w: CF.parse_overrides(['lr']))
+case('override_bad_yaml', ValueError, "'lr=[1'", 'not valid YAML')(lambda w: CF.parse_overrides(['lr=[1']))
+case('params_missing', FileNotFoundError, 'missing.yaml', 'does not exist')(lambda w: CF.load_config(w/'missing.yaml'))
+case('params_section_missing', ValueError, "section 'pretrian'", 'not found')(lambda w: CF.load_config(w/'params.yaml', 'pretrian'))
 
 def _corrupt_copy(w):
     dst = w/'runs'/'c'/'a'
     shutil.rmtree(dst.parent, ignore_errors=True); shutil.copytree(RUN(w), dst)
     f = dst/'ckpt'/'last.pt'; b = bytearray(f.read_bytes()); b[len(b) // 2:len(b) // 2 + 64] = bytes(64); f.write_bytes(bytes(b))
-case('checkpoint_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: T.load_checkpoint(w/'runs'/'c'/'a'/'ckpt'/'last.pt'))
+case('checkpoint_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: CK.load_checkpoint(w/'runs'/'c'/'a'/'ckpt'/'last.pt'))
 case('load_run_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: P.load_run(w/'runs'/'c'/'a'))
 case('evaluate_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: P.evaluate_run(w/'runs'/'c'/'a', cache=False))
-case('checkpoint_missing', FileNotFoundError, 'nope.pt', 'does not exist')(lambda w: T.load_checkpoint(w/'nope.pt'))
+case('checkpoint_missing', FileNotFoundError, 'nope.pt', 'does not exist')(lambda w: CK.load_checkpoint(w/'nope.pt'))
 case('finished_run_fresh_start', ValueError, 'holds a finished run', 'overwrite=true')(
     lambda w: T.pretrain(dict(TINY, out=str(RUN(w)), resume='never')))
 case('finished_run_other_config', ValueError, 'different config', "'lr'")(lambda w: T.pretrain(dict(TINY, out=str(RUN(w)), lr=0.5)))
