@@ -21,7 +21,8 @@ def rng_state() -> dict:
     return dict(python=random.getstate(), numpy=(name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss),
                 torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
 
-def set_rng_state(s:dict):
+def set_rng_state(s:dict, # a state returned by `rng_state()` (e.g. from a checkpoint's 'rng')
+                 ):
     "Restore the states of `rng_state()`."
     v, st, g = s['python']
     random.setstate((v, tuple(st), g))
@@ -43,13 +44,16 @@ def _digest(obj, h):
         for o in obj: _digest(o, h)
     else: h.update(repr(obj).encode())
 
-def state_checksum(state:dict) -> str:
+def state_checksum(state:dict, # a checkpoint: nested dicts / lists / tuples of tensors and plain values
+                  ) -> str:
     "SHA-256 of a checkpoint's contents (every tensor's bytes, dtype and shape, and every plain value), its `checksum` key excluded."
     h = hashlib.sha256()
     _digest({k: v for k, v in state.items() if k != 'checksum'}, h)
     return h.hexdigest()
 
-def save_checkpoint(state:dict, path:str|Path) -> Path:
+def save_checkpoint(state:dict, # the checkpoint (with the keys of `CKPT_KEYS` for `load_checkpoint` to accept it)
+                    path:str|Path, # the file to write, usually `<run>/ckpt/last.pt`; its folders are created
+                   ) -> Path:
     "Atomically write `state` (with its `state_checksum`) to `path`, keeping the file it replaces as `prev.pt` next to it."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp')
@@ -65,7 +69,9 @@ def save_checkpoint(state:dict, path:str|Path) -> Path:
     os.replace(tmp, path)
     return path
 
-def keep_checkpoint(path:str|Path, epoch:int) -> Path:
+def keep_checkpoint(path:str|Path, # the checkpoint to copy
+                    epoch:int, # its epoch, in the copy's name `epoch_<epoch:04d>.pt`
+                   ) -> Path:
     "Atomically copy the checkpoint `path` to `epoch_<epoch>.pt` beside it (kept for the budget curve; never resumed from)."
     path = Path(path); dst = path.with_name(f'epoch_{epoch:04d}.pt'); tmp = dst.with_name(dst.name + '.tmp')
     shutil.copyfile(path, tmp)
@@ -74,7 +80,9 @@ def keep_checkpoint(path:str|Path, epoch:int) -> Path:
 
 CKPT_KEYS = ('model', 'optimizer', 'scheduler', 'rng', 'data_rng', 'step', 'epoch', 'config')
 
-def load_checkpoint(path:str|Path, map_location='cpu') -> dict:
+def load_checkpoint(path:str|Path, # a file written by `save_checkpoint`
+                    map_location='cpu', # `torch.load`'s: where its tensors go
+                   ) -> dict:
     "A checkpoint written by `save_checkpoint`; `FileNotFoundError` / `ValueError` naming the file if missing or unreadable."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -90,7 +98,9 @@ def load_checkpoint(path:str|Path, map_location='cpu') -> dict:
     return state
 
 # %% ../nbs/08_checkpoint.ipynb #0530fa0d
-def gather_rng(rank:int, world:int) -> list:
+def gather_rng(rank:int, # this process's rank
+               world:int, # number of ranks (1: no collective call)
+              ) -> list:
     "Every rank's `rng_state()`, in rank order (a list of one outside DDP)."
     s = rng_state()
     if world == 1: return [s]
@@ -98,7 +108,10 @@ def gather_rng(rank:int, world:int) -> list:
     dist.all_gather_object(out, s)
     return out
 
-def load_resume(resume:str, folder:str|Path, rank:int=0) -> tuple[dict|None, Path|None]:
+def load_resume(resume:str, # 'auto' (the folder's ckpt/last.pt, else prev.pt, if any), 'never', or a checkpoint path
+                folder:str|Path, # the run's working folder (checkpoints in `folder/ckpt/`)
+                rank:int=0, # this process's rank: only rank 0 renames a corrupt last.pt to last.pt.corrupt
+               ) -> tuple[dict|None, Path|None]:
     "`(checkpoint, its path)` to continue the run in `folder` from, or `(None, None)` (see above)."
     if resume == 'never': return None, None
     ck_path = Path(folder)/'ckpt'/'last.pt'
@@ -115,7 +128,8 @@ def load_resume(resume:str, folder:str|Path, rank:int=0) -> tuple[dict|None, Pat
         if rank == 0: os.replace(src, src.with_name(src.name + '.corrupt'))     # kept for inspection, never resumed
         return ck, prev
 
-def finished_metrics(folder:str|Path) -> dict|None:
+def finished_metrics(folder:str|Path, # a run folder
+                    ) -> dict|None:
     "The metrics of the finished run in `folder` (its `metrics.json`, written last: the completion marker), or None."
     f = Path(folder)/'metrics.json'
     if not f.exists(): return None
@@ -133,7 +147,10 @@ def code_version() -> str:
         if f.name != '_modidx.py': h.update(f.name.encode()); h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
-def work_dir(out:str|Path, partial_dir:str|Path|None, key:str) -> Path:
+def work_dir(out:str|Path, # the run's output folder (config key `out`)
+             partial_dir:str|Path|None, # config key `partial_dir`; None: the run works in `out` itself
+             key:str, # names the run's settings and code (`pretrain` uses `<fingerprint>-<code_version>`): other settings, other folder
+            ) -> Path:
     "Where the run writing to `out` keeps its files until it finishes: `out` itself, or `partial_dir/<out>/<key>`."
     if partial_dir is None: return Path(out)
     rel = Path(out).relative_to(Path(out).anchor) if Path(out).is_absolute() else Path(out)
@@ -148,7 +165,9 @@ def _copy(src:Path, dst:Path, link:bool):
     else: shutil.copy2(src, tmp)
     os.replace(tmp, dst)
 
-def publish(work:str|Path, out:str|Path):
+def publish(work:str|Path, # the finished run's working folder (see `work_dir`)
+            out:str|Path, # the run's output folder; nothing is done when it is `work`
+           ):
     "Copy the finished run in `work` to `out` (`.pt` files hard-linked), `metrics.json` last; remove the other work folders of `out`."
     work, out = Path(work), Path(out)
     if work == out: return

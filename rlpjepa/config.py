@@ -19,72 +19,72 @@ METHOD_NAMES = ('rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'si
 @dataclass
 class Config:
     "Every setting of `pretrain` (see the table above); invalid values raise `ValueError` naming the key."
-    method: str = 'rectified_lpjepa'
-    dataset: str = 'fashion_mnist'
-    root: str = 'data'
-    out: str = 'runs/pretrain'
-    train_subset: int = 0
-    val_subset: int = 0
-    augment: str|None = None
-    image_size: int|None = None
-    backbone: str = 'small_resnet'
-    width: int = 16
-    pool: int|None = None
-    small_input: bool = True
-    projector: str|None = None
-    proj_hidden: int = 512
-    proj_dim: int = 512
-    target_rectified: bool|None = None
-    projector_rectified: bool|None = None
-    p: float = 1.0
-    mu: float = 0.0
-    sigma: str|float = 'gn'
-    num_projections: int = 8192
-    projections: str = 'random'
-    svd_batch: str = 'global'
-    svd_share_random: bool = False
-    lambda_inv: float = 25.0
-    lambda_reg: float = 125.0
-    lejepa_lambda: float = 0.05
-    sigreg_projections: int = 1024
-    sigreg_t_max: float = 3.0
-    sigreg_points: int = 17
-    vicreg_sim: float = 25.0
-    vicreg_var: float = 25.0
-    vicreg_cov: float = 1.0
-    temperature: float = 0.2
-    non_neg: str|None = None
-    optimizer: str = 'lars'
-    lr: float|None = None
-    classifier_lr: float|None = None
-    scale_lr: bool = True
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    lars_eta: float = 0.02
-    lars_clip: bool = True
-    epochs: int = 100
-    batch_size: int = 256
-    warmup_epochs: float = 10.0
-    warmup_start: float = 1e-4
-    min_lr: float = 0.0
-    seed: int = 0
-    device: str = 'auto'
-    precision: str = 'auto'
-    channels_last: bool|None = None
-    compile: bool = False
-    sync_bn: bool = True
-    nproc_per_node: int = 1
-    eval_batch_size: int = 1024
-    ckpt_every: int = 0
-    ckpt_epochs: int = 0
-    eval_every: int = 1
-    resume: str = 'auto'
-    overwrite: bool = False
-    partial_dir: str|None = None
-    max_steps: int = 0
-    log_every: int = 20
-    dvclive: bool = True
-    progress: bool = True
+    method: str = 'rectified_lpjepa' # one of `METHOD_NAMES`: 'rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl'
+    dataset: str = 'fashion_mnist' # `rlpjepa.data.load_dataset` name; its 'test' split is the validation set
+    root: str = 'data' # the data folder (datasets under `root/<dataset>/`)
+    out: str = 'runs/pretrain' # the run's output folder: ckpt/, config.yaml, metrics.json, dvclive/
+    train_subset: int = 0 # use only the first n training images (0: all)
+    val_subset: int = 0 # use only the first n validation images (0: all)
+    augment: str|None = None # Augment/EvalTransform preset; None: the dataset's (`PRESET_OF`)
+    image_size: int|None = None # augmented image side in pixels; None: the preset's
+    backbone: str = 'small_resnet' # encoder, one of `rlpjepa.models.BACKBONES`
+    width: int = 16 # encoder width ('small_resnet', 'lenet'; 64 for torchvision ResNets)
+    pool: int|None = None # LeNet only: its adaptive-pooling side (None: 4; 1 = global average pooling)
+    small_input: bool = True # small images: the CIFAR stem (ResNets) / small patches (timm models)
+    projector: str|None = None # projector kind, one of `rlpjepa.models.PROJECTORS`; None: the method's
+    proj_hidden: int = 512 # projector hidden width
+    proj_dim: int = 512 # projector output dimension D
+    target_rectified: bool|None = None # LpJEPA family: target RGN_p (True) or GN_p (False); None: the method's (True for rectified_lpjepa)
+    projector_rectified: bool|None = None # LpJEPA family: projector ends in a ReLU; None: the method's (True for rectified_lpjepa)
+    p: float = 1.0 # shape p of the target (R)GN_p(μ, σ), > 0 (1: Laplace, 2: Gaussian)
+    mu: float = 0.0 # location μ of the target (μ < 0: sparser)
+    sigma: str|float = 'gn' # target scale σ: 'gn' (σ_GN(p), unit-variance GN), 'rgn' (σ_RGN(p, μ), unit-variance RGN) or a number
+    num_projections: int = 8192 # RDMReg directions per step (the authors' 8192)
+    projections: str = 'random' # RDMReg directions: 'random', 'svd_random' or 'bottom_half_svd_random'
+    svd_batch: str = 'global' # SVD projections only: SVD of the 'global' (gathered) batch or each process's 'local' batch (the authors')
+    svd_share_random: bool = False # SVD projections only: one random top-up block shared by the two views (the authors')
+    lambda_inv: float = 25.0 # LpJEPA weight λ_inv of the invariance MSE
+    lambda_reg: float = 125.0 # LpJEPA weight λ_reg of RDMReg
+    lejepa_lambda: float = 0.05 # LeJEPA weight λ of SIGReg, in [0, 1]
+    sigreg_projections: int = 1024 # LeJEPA: SIGReg directions per step
+    sigreg_t_max: float = 3.0 # LeJEPA: SIGReg integration range [−t_max, t_max]
+    sigreg_points: int = 17 # LeJEPA: SIGReg trapezoid knots (≥ 2)
+    vicreg_sim: float = 25.0 # VICReg/NVICReg invariance weight
+    vicreg_var: float = 25.0 # VICReg/NVICReg variance weight (mean of the two views' hinges; the authors' sum at 25 is our 50)
+    vicreg_cov: float = 1.0 # VICReg/NVICReg covariance weight
+    temperature: float = 0.2 # SimCLR/NCL temperature, > 0
+    non_neg: str|None = None # NVICReg/NCL only: 'relu' or 'rep_relu'; None: the method's (NVICReg relu, NCL rep_relu)
+    optimizer: str = 'lars' # 'lars' or 'adamw'
+    lr: float|None = None # base learning rate before the batch scaling; None: the method's (`rlpjepa.train.LARS_LR`; AdamW 5e-4)
+    classifier_lr: float|None = None # learning rate of the online probes; None: 0.1 (LARS), 5e-3 (AdamW)
+    scale_lr: bool = True # multiply both learning rates by (global batch)/256
+    weight_decay: float = 1e-4 # weight decay of the ≥ 2-D weights (not of biases, BN parameters or probes)
+    momentum: float = 0.9 # LARS momentum
+    lars_eta: float = 0.02 # LARS trust coefficient η
+    lars_clip: bool = True # LARS: clip the adaptive rate at the base rate
+    epochs: int = 100 # training epochs
+    batch_size: int = 256 # global batch size (split over the DDP ranks)
+    warmup_epochs: float = 10.0 # linear warm-up length, in epochs (fractions allowed)
+    warmup_start: float = 1e-4 # learning rate at the start of warm-up, as a fraction of the base rate
+    min_lr: float = 0.0 # final learning rate of the cosine, as a fraction of the base rate
+    seed: int = 0 # seed of everything (weights, order, augmentations, RDMReg draws)
+    device: str = 'auto' # 'auto' (CUDA if available, else CPU) or a torch device, e.g. 'cuda:1'
+    precision: str = 'auto' # 'auto' (bf16 autocast on CUDA, fp32 elsewhere), 'fp32' or 'bf16'
+    channels_last: bool|None = None # channels-last memory format; None: on for CUDA
+    compile: bool = False # `torch.compile` the model
+    sync_bn: bool = True # under DDP, BatchNorm statistics over the global batch
+    nproc_per_node: int = 1 # processes (devices) of one run; n > 1 starts `torchrun --nproc_per_node n`
+    eval_batch_size: int = 1024 # batch size of the online evaluation
+    ckpt_every: int = 0 # also checkpoint every k steps (0: at epoch ends only)
+    ckpt_epochs: int = 0 # keep a copy ckpt/epoch_<e>.pt every k epochs (0: none)
+    eval_every: int = 1 # online probes and sparsity every k epochs (and after the last)
+    resume: str = 'auto' # 'auto' (the run's last checkpoint if any), 'never', or a checkpoint path
+    overwrite: bool = False # let a fresh start replace a finished run in `out`
+    partial_dir: str|None = None # folder for an unfinished run's checkpoints and logs (`partial_dir/<out>/<fingerprint>/`); None: `out/ckpt`
+    max_steps: int = 0 # stop after n steps (0: no limit)
+    log_every: int = 20 # log the step metrics every k steps
+    dvclive: bool = True # log with DVCLive (under `out/dvclive`)
+    progress: bool = True # show a tqdm progress bar
 
     def __post_init__(self):
         for f in fields(self): setattr(self, f.name, _coerce(f.name, getattr(self, f.name), _HINTS()[f.name]))
@@ -106,7 +106,9 @@ def _HINTS():
     if _hints is None: _hints = typing.get_type_hints(Config)
     return _hints
 
-def check_key(key, source:str='the config') -> str:
+def check_key(key, # a config key, as written by the user
+              source:str='the config', # where it was written (a file and section, 'the command line'), quoted in the error
+             ) -> str:
     "`key` if it is a `Config` field, else a `ValueError` naming it and suggesting the closest valid key."
     names = [f.name for f in fields(Config)]
     if key in names: return key
@@ -168,7 +170,8 @@ def _validate(cfg):
     if cfg.sigreg_points < 2: raise ValueError(f"config key 'sigreg_points' must be ≥ 2, got {cfg.sigreg_points}")
 
 # %% ../nbs/06_config.ipynb #f02e1869
-def parse_overrides(overrides) -> dict:
+def parse_overrides(overrides, # `key=value` strings (values parsed as YAML); None or empty: none
+                   ) -> dict:
     "`['key=value', ...]` → `{key: yaml-parsed value}`; `ValueError` naming a malformed item or an unknown key."
     out = {}
     for item in overrides or ():
@@ -179,7 +182,11 @@ def parse_overrides(overrides) -> dict:
         except yaml.YAMLError as e: raise ValueError(f"override {item!r}: value is not valid YAML ({e})") from None
     return out
 
-def load_config(params:str|Path|None=None, section:str|list|tuple|None=None, overrides=(), **kwargs) -> Config:
+def load_config(params:str|Path|None=None, # a YAML file (e.g. params.yaml); None: start from the defaults
+                section:str|list|tuple|None=None, # its section, or sections merged in order (later keys win); None: the whole file is one section
+                overrides=(), # `key=value` strings applied after the file (see `parse_overrides`)
+                **kwargs, # config keys applied last
+               ) -> Config:
     "A `Config` from `section` of the YAML file `params` (whole file if None; a list of sections is merged in order, later keys win), then `overrides` ('key=value') and `kwargs`."
     d = {}
     if params is not None:
@@ -205,7 +212,9 @@ def load_config(params:str|Path|None=None, section:str|list|tuple|None=None, ove
 RUN_KEYS = frozenset({'out', 'resume', 'overwrite', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs',
                       'eval_every', 'eval_batch_size', 'device', 'compile', 'root', 'partial_dir'})
 
-def fingerprint(cfg:Config, resolved:dict|None=None) -> str:
+def fingerprint(cfg:Config, # the run's settings (its `RUN_KEYS` are left out)
+                resolved:dict|None=None, # the settings the run resolved from `cfg` (`rlpjepa.train.resolve`), hashed too
+               ) -> str:
     "16 hex digits of SHA-256 over the keys of `cfg` that change the weights (all but `RUN_KEYS`) and the `resolved` settings."
     d = {k: v for k, v in cfg.to_dict().items() if k not in RUN_KEYS}
     text = yaml.safe_dump(dict(config=d, resolved=resolved), sort_keys=True)

@@ -16,7 +16,11 @@ __all__ = ['as_tensor', 'check_positive', 'check_finite', 'broadcast_params', 'w
            'rank_world', 'gather', 'broadcast_int', 'run_distributed']
 
 # %% ../nbs/00_core.ipynb #bfa19425
-def as_tensor(x, name:str, dtype=None, device=None) -> torch.Tensor:
+def as_tensor(x, # a number, a sequence of numbers or a tensor
+              name:str, # the argument's name, quoted in the error message
+              dtype=None, # the tensor's dtype; None: `x`'s own if floating, else torch's default float dtype
+              device=None, # the tensor's device; None: `x`'s own (the CPU for numbers)
+             ) -> torch.Tensor:
     "`x` as a floating tensor; `ValueError` naming `name` if it holds NaN."
     if isinstance(x, (str, bytes)) or x is None:
         raise ValueError(f"`{name}` must be a number or a tensor, got {x!r} ({type(x).__name__})")
@@ -27,19 +31,28 @@ def as_tensor(x, name:str, dtype=None, device=None) -> torch.Tensor:
     if torch.isnan(t).any(): raise ValueError(f"`{name}` must not be NaN, got {x!r}")
     return t
 
-def check_positive(x, name:str, dtype=None, device=None) -> torch.Tensor:
+def check_positive(x, # a number, a sequence of numbers or a tensor
+                   name:str, # the argument's name, quoted in the error message
+                   dtype=None, # as in `as_tensor`
+                   device=None, # as in `as_tensor`
+                  ) -> torch.Tensor:
     "`x` as a tensor whose entries are all finite and > 0; `ValueError` naming `name` otherwise."
     t = as_tensor(x, name, dtype, device)
     if not (torch.isfinite(t).all() and (t > 0).all()): raise ValueError(f"`{name}` must be finite and > 0, got {x!r}")
     return t
 
-def check_finite(x, name:str, dtype=None, device=None) -> torch.Tensor:
+def check_finite(x, # a number, a sequence of numbers or a tensor
+                 name:str, # the argument's name, quoted in the error message
+                 dtype=None, # as in `as_tensor`
+                 device=None, # as in `as_tensor`
+                ) -> torch.Tensor:
     "`x` as a tensor whose entries are all finite; `ValueError` naming `name` otherwise."
     t = as_tensor(x, name, dtype, device)
     if not torch.isfinite(t).all(): raise ValueError(f"`{name}` must be finite, got {x!r}")
     return t
 
-def broadcast_params(**named) -> list[torch.Tensor]:
+def broadcast_params(**named, # the tensors, by argument name (the names and shapes go into the error)
+                    ) -> list[torch.Tensor]:
     "Broadcast the named tensors together; `ValueError` naming them when their shapes do not fit."
     try: return list(torch.broadcast_tensors(*named.values()))
     except RuntimeError:
@@ -47,7 +60,9 @@ def broadcast_params(**named) -> list[torch.Tensor]:
         raise ValueError(f"shapes do not broadcast: {shapes}") from None
 
 # %% ../nbs/00_core.ipynb #7c24c6c7
-def write_atomic(path, text:str) -> Path:
+def write_atomic(path, # the file to write (str or Path); its folders are created
+                 text:str, # its new content, written as UTF-8
+                ) -> Path:
     "Write `text` to `path` (parents created) through a temporary file and `os.replace`; `OSError` naming the file if it fails."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
@@ -58,7 +73,8 @@ def write_atomic(path, text:str) -> Path:
     return path
 
 # %% ../nbs/00_core.ipynb #8aa2ebc0
-def seed_everything(seed:int) -> torch.Generator:
+def seed_everything(seed:int, # seed of python's `random`, numpy (mod 2³²), torch's CPU and CUDA RNGs, and the returned generator
+                   ) -> torch.Generator:
     "Seed python, numpy and torch (CPU and CUDA); return a CPU `torch.Generator` seeded with `seed`."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
@@ -86,11 +102,14 @@ class _Gather(torch.autograd.Function):
         r = dist.get_rank()
         return g[r*ctx.n:(r+1)*ctx.n]
 
-def gather(x:torch.Tensor) -> torch.Tensor:
+def gather(x:torch.Tensor, # this rank's shard: the same shape on every rank
+          ) -> torch.Tensor:
     "Concatenate `x` (same shape on every rank) over ranks along dim 0, with gradients; identity when not distributed."
     return _Gather.apply(x) if is_dist() else x
 
-def broadcast_int(v:int, src:int=0) -> int:
+def broadcast_int(v:int, # this rank's value (only `src`'s is used)
+                  src:int=0, # the rank whose value every rank receives
+                 ) -> int:
     "The value of integer `v` on rank `src`, on every rank (identity when not distributed)."
     if not is_dist(): return int(v)
     backend = dist.get_backend()
@@ -113,7 +132,11 @@ def _dist_entry(rank, world_size, port, fn, args, q):
         finally: dist.destroy_process_group()
     except BaseException: q.put((rank, None, traceback.format_exc()))
 
-def run_distributed(fn, world_size:int=2, *args, timeout:float=300.):
+def run_distributed(fn, # `fn(rank, world_size, *args)`, run once in each process; its result must pickle
+                    world_size:int=2, # number of processes (ranks)
+                    *args, # passed to `fn` after `rank, world_size` (copied into each process by fork)
+                    timeout:float=300., # seconds to wait for each process to exit after the results are in, before killing it
+                   ):
     "Run `fn(rank, world_size, *args)` in `world_size` forked gloo processes (CPU); list of their results by rank."
     ctx, port = mp.get_context('fork'), _free_port()
     q = ctx.SimpleQueue()

@@ -23,10 +23,10 @@ __all__ = ['FMNIST_FILES', 'FMNIST_CLASSES', 'FMNIST_DEB_DIR', 'CIFAR_FILES', 'T
 @dataclass
 class ImageData:
     "An in-memory labelled image set: `x` uint8 (N, C, H, W), `y` int64 (N,), class names and the dataset name."
-    x: torch.Tensor
-    y: torch.Tensor
-    classes: list = field(default_factory=list)
-    name: str = ''
+    x: torch.Tensor # images, uint8 (N, C, H, W)
+    y: torch.Tensor # labels (N,), class indices (stored as int64)
+    classes: list = field(default_factory=list) # class names, `classes[y[i]]` is the name of image i's class
+    name: str = '' # the dataset's name, e.g. 'cifar10'
 
     def __post_init__(self):
         if self.x.dtype != torch.uint8 or self.x.ndim != 4:
@@ -49,7 +49,9 @@ class ImageData:
         return ImageData(self.x.to(device), self.y.to(device), list(self.classes), self.name)
 
 # %% ../nbs/04_data.ipynb #3f7e0bb2
-def match_channels(data:ImageData, channels:int) -> tuple[ImageData, str]:
+def match_channels(data:ImageData, # the images
+                   channels:int, # the channels the model takes (1 or the data's, or any n when the data is gray)
+                  ) -> tuple[ImageData, str]:
     "`data` with `channels` channels for a model that takes them (3 → 1: the channel mean, 1 → n: repeated), and a note of the conversion ('' when none)."
     c = data.x.shape[1]
     if c == channels: return data, ''
@@ -100,7 +102,10 @@ def _fetch_hint(name:str, root) -> str:
     return f"`rlpjepa-fetch {name} --root {root}` (needs internet; then `dvc add data` to track it)"
 
 # %% ../nbs/04_data.ipynb #20e483e8
-def read_idx(path, expected_md5:str|None=None, fix:str="`rlpjepa-fetch fashion_mnist`") -> torch.Tensor:
+def read_idx(path, # the idx file (gzipped or plain)
+             expected_md5:str|None=None, # md5 of the uncompressed content; None: not checked
+             fix:str="`rlpjepa-fetch fashion_mnist`", # the command that repairs a bad file, quoted in the md5 error
+            ) -> torch.Tensor:
     "A (gzipped or plain) idx file of uint8 data as a tensor; `ValueError` naming `path` if malformed or md5-mismatched."
     path = Path(path)
     raw = path.read_bytes()
@@ -172,7 +177,10 @@ def _decode(path, size:int) -> np.ndarray:
         l, t = (nw - size) // 2, (nh - size) // 2
         return np.array(im.crop((l, t, l + size, t + size))).transpose(2, 0, 1)
 
-def decode_images(paths, size:int, workers:int|None=None) -> torch.Tensor:
+def decode_images(paths, # image files (a sequence of str or Path)
+                  size:int, # output side: shorter side resized to it (bicubic), then a centre crop size × size
+                  workers:int|None=None, # decoding threads; None: min(8, CPU count)
+                 ) -> torch.Tensor:
     "Decode image files into one uint8 (N, 3, size, size) tensor (threads: PIL releases the GIL while decoding)."
     out = torch.empty(len(paths), 3, size, size, dtype=torch.uint8)
     def one(i): out[i] = torch.from_numpy(_decode(paths[i], size))
@@ -192,7 +200,12 @@ def _cached(cache:Path, build) -> dict:
 
 IMG_EXT = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
-def load_image_folder(folder, size:int, classes:list[str]|None=None, name:str='', cache:Path|None=None) -> ImageData:
+def load_image_folder(folder, # the root of `folder/<class>/<image>`
+                      size:int, # decode size (see `decode_images`)
+                      classes:list[str]|None=None, # class folders to read (labels follow their sorted order); None: every subfolder
+                      name:str='', # the returned ImageData's `name`
+                      cache:Path|None=None, # a .pt file holding the decoded images: read (memory-mapped) if present, else written; None: no cache
+                     ) -> ImageData:
     "An ImageFolder-style `folder/<class>/<image>` as ImageData (labels = index in sorted `classes`, default: all folders)."
     folder = Path(folder)
     def build():
@@ -245,7 +258,12 @@ def _load_transfer(root:Path, name:str, split:str, size:int) -> ImageData:
 # %% ../nbs/04_data.ipynb #5d2ac5f8
 DEFAULT_SIZE = {'imagenet100': 256, 'dtd': 64, 'flowers102': 64, 'food101': 64, 'pets': 64}
 
-def load_dataset(name:str, split:str='train', root='data', verify:bool=True, size:int|None=None) -> ImageData:
+def load_dataset(name:str, # one of `DATASETS`
+                 split:str='train', # 'train' or 'test' ('val' is a synonym of 'test')
+                 root='data', # the data folder: the set is read from `root/<name>/`
+                 verify:bool=True, # check Fashion-MNIST and CIFAR files against their recorded md5s
+                 size:int|None=None, # decode side of the folder/JPEG-based sets; None: `DEFAULT_SIZE` (256 for imagenet100, 64 for transfer sets); ignored by the others
+                ) -> ImageData:
     """Dataset `name` ('fashion_mnist', 'cifar10', 'cifar100', 'imagenet100', 'digits', 'dtd', 'flowers102',
     'food101', 'pets') split 'train' or 'test' ('val' is a synonym of 'test') from `root/<name>/`, as uint8
     ImageData. `verify`: check files against the recorded md5s. `size`: the decode size of folder/JPEG-based
@@ -286,7 +304,11 @@ def _have(root:Path, name:str) -> bool:
     if name in TRANSFER: return (root / name).is_dir() and any((root / name).iterdir())
     return True
 
-def fetch(name:str, root='data', download:bool=True, deb_dir=None) -> Path:
+def fetch(name:str, # one of `DATASETS`
+          root='data', # the data folder: the set goes to `root/<name>/`
+          download:bool=True, # allow a download through torchvision (needs internet); False: local copies only
+          deb_dir=None, # folder of the Fashion-MNIST .gz files to copy; None: the installed Debian package `dataset-fashion-mnist`, if any
+         ) -> Path:
     """Fill `root/<name>/` and return it: keep what is there, else copy the Debian package's files (Fashion-MNIST,
     from `deb_dir` or the installed `dataset-fashion-mnist`), else download with torchvision (if `download`)."""
     if name not in DATASETS: raise ValueError(f"unknown dataset `name`={name!r}; choose one of {', '.join(DATASETS)}")
@@ -324,7 +346,8 @@ def fetch(name:str, root='data', download:bool=True, deb_dir=None) -> Path:
                                 f"run `rlpjepa-fetch {name} --root {root}` where there is internet{hint}") from None
     return dest
 
-def fetch_main(argv=None):
+def fetch_main(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
+              ):
     "Console script `rlpjepa-fetch NAME [--root data] [--no-download]`."
     p = argparse.ArgumentParser(prog='rlpjepa-fetch', description='Fill data/<NAME>/ with dataset NAME (then `dvc add data`).')
     p.add_argument('name', choices=DATASETS); p.add_argument('--root', default='data')
@@ -407,8 +430,21 @@ class Augment(nn.Module):
     """SSL augmentation of a uint8 (or [0,1] float) batch (B, C, H, W) on its own device, per-sample parameters,
     seeded by `generator` (any device; parameters are drawn there, so a CPU generator gives the same parameters
     on CPU and GPU) or the global RNG. Presets: 'cifar', 'imagenet', 'fashion_mnist', 'digits'; keywords override."""
-    def __init__(self, preset:str, size:int|None=None, scale=(0.2, 1.0), ratio=(3/4, 4/3), jitter=(0.4, 0.4, 0.2, 0.1),
-                 p_jitter=0.8, p_gray=0.2, p_blur=None, sigma=(0.1, 2.0), p_solarize=0.1, p_flip=None, mean=None, std=None):
+    def __init__(self,
+                 preset:str, # 'cifar', 'imagenet', 'fashion_mnist' or 'digits' (`PRESETS`): the defaults of size, blur, flip and normalisation
+                 size:int|None=None, # output side in pixels; None: the preset's
+                 scale=(0.2, 1.0), # random-resized-crop area range, as fractions of the image
+                 ratio=(3/4, 4/3), # random-resized-crop aspect-ratio range
+                 jitter=(0.4, 0.4, 0.2, 0.1), # colour-jitter strengths: brightness, contrast, saturation, hue (≤ 0.5)
+                 p_jitter=0.8, # probability of colour jitter
+                 p_gray=0.2, # probability of grayscale (colour presets only)
+                 p_blur=None, # probability of Gaussian blur; None: the preset's (0.5 imagenet, else 0)
+                 sigma=(0.1, 2.0), # range of the blur's standard deviation, in pixels
+                 p_solarize=0.1, # probability of solarization
+                 p_flip=None, # probability of a horizontal flip; None: the preset's (0 for digits, else 0.5)
+                 mean=None, # per-channel normalisation mean; None: the preset's (its number of entries sets the channels)
+                 std=None, # per-channel normalisation standard deviation; None: the preset's
+                ):
         super().__init__()
         cfg = _preset(preset)
         self.preset, self.size = preset, _size(size, cfg)
@@ -502,7 +538,12 @@ def _to_float(x, channels, who):
 class EvalTransform(nn.Module):
     """Deterministic evaluation transform of a uint8 batch: to float, resize (ImageNet-style presets: shorter side to
     size·256/224 then centre crop `size`; others: resize to `size` when the input differs), normalise."""
-    def __init__(self, preset:str, size:int|None=None, mean=None, std=None):
+    def __init__(self,
+                 preset:str, # as in `Augment`; 'imagenet' resizes the shorter side to size·256/224 and centre-crops
+                 size:int|None=None, # output side in pixels; None: the preset's
+                 mean=None, # per-channel normalisation mean; None: the preset's
+                 std=None, # per-channel normalisation standard deviation; None: the preset's
+                ):
         super().__init__()
         cfg = _preset(preset)
         self.preset, self.size = preset, _size(size, cfg)
@@ -523,7 +564,11 @@ class EvalTransform(nn.Module):
         return (x.clamp(0, 1) - self.mean.to(x.device)) / self.std.to(x.device)
 
 # %% ../nbs/04_data.ipynb #c9ecfb0c
-def num_batches(n:int, batch_size:int, drop_last:bool=True, world:int=1) -> int:
+def num_batches(n:int, # number of examples
+                batch_size:int, # examples per batch on each rank
+                drop_last:bool=True, # drop the last incomplete global batch
+                world:int=1, # number of ranks (a global batch is batch_size·world)
+               ) -> int:
     "Number of (global) batches of one epoch over `n` examples."
     for k, v in (('batch_size', batch_size), ('world', world)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"`{k}` must be a positive int, got {v!r}")
@@ -532,8 +577,17 @@ def num_batches(n:int, batch_size:int, drop_last:bool=True, world:int=1) -> int:
 
 class Batches:
     "Iterator over (x_uint8, y) batches of an ImageData; see `batches`."
-    def __init__(self, data:ImageData, batch_size:int, shuffle=True, generator=None, drop_last=True, device=None,
-                 start_step=0, rank=0, world=1):
+    def __init__(self,
+                 data:ImageData, # the images and labels
+                 batch_size:int, # examples per batch on this rank
+                 shuffle=True, # draw a random order (now, once); False: the data's order
+                 generator=None, # random source of the order (a CPU generator); None: torch's global RNG
+                 drop_last=True, # drop the last incomplete global batch
+                 device=None, # move each batch there (pinned, non-blocking from the CPU to CUDA); None: leave it where the data is
+                 start_step=0, # skip this many batches (to resume inside an epoch)
+                 rank=0, # this process's rank: it gets the rank-th slice of each global batch
+                 world=1, # number of ranks
+                ):
         for k, v in dict(batch_size=batch_size, world=world).items():
             if int(v) != v or v < 1: raise ValueError(f"`{k}` must be a positive int, got {v!r}")
         if not 0 <= rank < world: raise ValueError(f"`rank` must be in [0, world={world}), got {rank!r}")
@@ -562,8 +616,16 @@ class Batches:
                 x, y = ((t.pin_memory() if pin else t).to(self.device, non_blocking=pin) for t in (x, y))
             yield x, y
 
-def batches(data:ImageData, batch_size:int, shuffle:bool=True, generator:torch.Generator|None=None,
-            drop_last:bool=True, device=None, start_step:int=0, rank:int=0, world:int=1) -> Batches:
+def batches(data:ImageData, # the images and labels
+            batch_size:int, # examples per batch on this rank
+            shuffle:bool=True, # draw a random order (now, once); False: the data's order
+            generator:torch.Generator|None=None, # random source of the order (a CPU generator); None: torch's global RNG
+            drop_last:bool=True, # drop the last incomplete global batch
+            device=None, # move each batch there; None: leave it where the data is
+            start_step:int=0, # skip this many batches (to resume inside an epoch)
+            rank:int=0, # this process's rank: it gets the rank-th slice of each global batch
+            world:int=1, # number of ranks
+           ) -> Batches:
     """(x_uint8, y) batches of `data`, in an order drawn now from `generator` (CPU; None: the global RNG), moved to
     `device`; skip the first `start_step` batches (resume); `rank`/`world` shard each global batch of batch_size·world."""
     return Batches(data, batch_size, shuffle, generator, drop_last, device, start_step, rank, world)

@@ -57,7 +57,11 @@ def _gamma(shape, conc, generator):
         torch.manual_seed(seed)
         return torch._standard_gamma(conc)
 
-def standard_gn(shape, p, generator=None, fast=None):
+def standard_gn(shape, # the sample's shape
+                p, # shape parameter p > 0: a tensor broadcastable to `shape`, whose dtype and device the sample takes
+                generator=None, # random source (a `torch.Generator` on `p`'s device); None: torch's global RNG
+                fast=None, # 1. or 2. when every entry of `p` is 1 or 2 (the exact Laplace / Normal samplers); None: the Gamma sampler
+               ):
     "Draws of GN_p(0, 1) of `shape` (p a tensor broadcastable to it), on `p`'s device and dtype."
     kw = dict(dtype=p.dtype, device=p.device)
     if fast == 2.: return torch.randn(shape, generator=generator, **kw)
@@ -72,7 +76,12 @@ class GeneralizedGaussian(Distribution):
     support = constraints.real
     has_rsample = True
 
-    def __init__(self, p, loc=0., scale=1., validate_args=None):
+    def __init__(self,
+                 p, # shape p > 0 (2: Normal, 1: Laplace); a number or a tensor, broadcast with `loc` and `scale`
+                 loc=0., # location μ (the mean and mode), finite
+                 scale=1., # scale σ > 0 (the standard deviation only for p = 2; `sigma_gn(p)` gives unit variance)
+                 validate_args=None, # ignored (torch.distributions' argument): the parameters are always checked
+                ):
         dtype = next((t.dtype for t in (p, loc, scale) if torch.is_tensor(t) and t.is_floating_point()), None)
         dev = next((t.device for t in (p, loc, scale) if torch.is_tensor(t)), None)
         p, loc, scale = (f(v, n, dtype, dev) for f, v, n in
@@ -124,7 +133,8 @@ class GeneralizedGaussian(Distribution):
     def __repr__(self): return f"GeneralizedGaussian(p: {self.p}, loc: {self.loc}, scale: {self.scale})"
 
 # %% ../nbs/01_distributions.ipynb #17eedebb
-def sigma_gn(p):
+def sigma_gn(p, # shape p > 0: a number or a tensor
+            ):
     "σ that gives GN_p(0, σ) unit variance (the authors' default scale, `mode_of_sigma: sigma_GN`); float64 unless `p` is a tensor of another dtype."
     p = check_positive(p, 'p', None if torch.is_tensor(p) else torch.float64)
     return torch.exp(0.5 * (torch.lgamma(1/p) - torch.lgamma(3/p)) - torch.log(p) / p)
@@ -150,7 +160,12 @@ def _partial_moments(p, loc, scale):
 class _ShapeMixin:
     "Shared constructor for the rectified and truncated variants: p, loc and a scale defaulting to σ_GN(p)."
     arg_constraints = dict(p=constraints.positive, loc=constraints.real, scale=constraints.positive)
-    def __init__(self, p, loc=0., scale=None, validate_args=None):
+    def __init__(self,
+                 p, # shape p > 0 of the underlying GN_p; a number or a tensor, broadcast with `loc` and `scale`
+                 loc=0., # location μ of the underlying GN_p, finite (μ < 0: sparser, fewer non-zero coordinates)
+                 scale=None, # scale σ > 0 of the underlying GN_p; None: σ_GN(p), which gives GN_p(0, σ) unit variance (the authors' default)
+                 validate_args=None, # ignored (torch.distributions' argument): the parameters are always checked
+                ):
         if scale is None:
             dtype = next((t.dtype for t in (p, loc) if torch.is_tensor(t) and t.is_floating_point()), None)
             dev = next((t.device for t in (p, loc) if torch.is_tensor(t)), None)
@@ -191,7 +206,8 @@ class TruncatedGeneralizedGaussian(_ShapeMixin, Distribution):
         return -_gn_log_norm(self.p, self.scale) + log_rho + eu
 
 # %% ../nbs/01_distributions.ipynb #1faa1f82
-def binary_entropy(r):
+def binary_entropy(r, # probability in [0, 1]: a tensor
+                  ):
     "Entropy (nats) of a Bernoulli(r) variable; 0 at r ∈ {0, 1}."
     return -torch.xlogy(r, r) - torch.xlogy(1 - r, 1 - r)
 
@@ -237,7 +253,10 @@ def _rgn_var(p:float, loc:float, scale:float) -> float:
     _, ey, ey2, *_ = _partial_moments(*(torch.tensor(v, dtype=torch.float64) for v in (p, loc, scale)))
     return float(ey2 - ey**2)
 
-def sigma_rgn(p, loc=0., target_var=1.):
+def sigma_rgn(p, # shape p > 0: a number or a tensor
+              loc=0., # location μ, finite: a number or a tensor (broadcast with `p`)
+              target_var=1., # the variance of ReLU(GN_p(μ, σ)) to reach, > 0
+             ):
     "σ such that Var(ReLU(GN_p(loc, σ))) = `target_var` (the authors' `sigma_RGN`); broadcasts over p and loc."
     p, loc, tv = check_positive(p, 'p', torch.float64), check_finite(loc, 'loc', torch.float64), check_positive(target_var, 'target_var', torch.float64)
     p, loc, tv = broadcast_params(p=p, loc=loc, target_var=tv)
@@ -251,7 +270,10 @@ def sigma_rgn(p, loc=0., target_var=1.):
     return torch.tensor(out, dtype=torch.float64).view(p.shape)
 
 # %% ../nbs/01_distributions.ipynb #35888ab1
-def mu_for_l0(l0, p, scale=None):
+def mu_for_l0(l0, # expected fraction of non-zero coordinates, in (0, 1): a number or a tensor
+              p, # shape p > 0: a number or a tensor
+              scale=None, # scale σ > 0; None: σ_GN(p)
+             ):
     "Location μ of RGN_p(μ, σ) whose expected non-zero fraction is `l0` ∈ (0, 1); σ = `scale` or σ_GN(p)."
     l0 = torch.as_tensor(l0, dtype=torch.float64)
     if not ((l0 > 0) & (l0 < 1)).all(): raise ValueError(f"`l0` must be in (0, 1) (a fraction of non-zero coordinates), got {l0}")

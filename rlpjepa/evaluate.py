@@ -71,8 +71,14 @@ def _split_output(out):
     return out
 
 @torch.no_grad()
-def extract_features(model:nn.Module, data, transform=None, batch_size:int=256, device=None, amp:bool=False,
-                     channels_last:bool=False):
+def extract_features(model:nn.Module, # returns a pair (h, z) of tensors per batch, like `JointEmbedding`; run frozen (eval mode, no_grad; its modes are restored)
+                     data, # ImageData-like: `x` uint8 images (N, C, H, W), `y` labels
+                     transform=None, # uint8 batch on `device` → model input (e.g. `EvalTransform`); None: x / 255
+                     batch_size:int=256, # images per forward pass
+                     device=None, # where to run (the model is moved there); None: the model's device
+                     amp:bool=False, # bf16 autocast
+                     channels_last:bool=False, # model and images in channels-last memory format
+                    ):
     "Run frozen `model` (eval mode, no_grad; `channels_last`: model and images in that memory format) over `data`; returns (H, Z, y) on the CPU, H and Z float32 (N, ·)."
     y = _check_data(data)
     batch_size = _posint(batch_size, 'batch_size')
@@ -111,8 +117,19 @@ def _one_thread(device:torch.device):
     try: yield
     finally: torch.set_num_threads(n)
 
-def linear_probe(train_feats, train_y, test_feats, test_y, epochs:int=100, lr:float=1e-2, wd:float=1e-4,
-                 batch_size:int=256, seed:int=0, optimizer:str='adamw', num_classes:int|None=None, device=None) -> float:
+def linear_probe(train_feats, # frozen training features (N, D): a tensor or array, finite (used as float32, standardized)
+                 train_y, # training labels (N,), integer class indices ≥ 0
+                 test_feats, # frozen test features (M, D)
+                 test_y, # test labels (M,), integer class indices ≥ 0
+                 epochs:int=100, # passes over the training set (cosine learning-rate decay to 0)
+                 lr:float=1e-2, # initial learning rate, > 0
+                 wd:float=1e-4, # weight decay, ≥ 0
+                 batch_size:int=256, # examples per step
+                 seed:int=0, # seed of the example order
+                 optimizer:str='adamw', # 'adamw' or 'sgd' (momentum 0.9, Nesterov)
+                 num_classes:int|None=None, # number of classes; None: the largest label + 1
+                 device=None, # where to run; None: where `train_feats` are
+                ) -> float:
     "Top-1 test accuracy (%) of a linear head trained with cross-entropy on standardized frozen features."
     Xtr, Xte = _feats(train_feats, 'train_feats'), _feats(test_feats, 'test_feats')
     if Xte.shape[1] != Xtr.shape[1]:
@@ -147,8 +164,17 @@ def linear_probe(train_feats, train_y, test_feats, test_y, epochs:int=100, lr:fl
         return (head(Xte).argmax(1) == yte).double().mean().item() * 100
 
 # %% ../nbs/10_evaluate.ipynb #a6849eb5
-def lbfgs_probe(train_feats, train_y, test_feats, test_y, l2:float=1e-3, max_iter:int=1000, tol:float=3e-4,
-                num_classes:int|None=None, device=None, return_info:bool=False):
+def lbfgs_probe(train_feats, # frozen training features (N, D): a tensor or array, finite (used as float64, standardized)
+                train_y, # training labels (N,), integer class indices ≥ 0
+                test_feats, # frozen test features (M, D)
+                test_y, # test labels (M,), integer class indices ≥ 0
+                l2:float=1e-3, # L2 penalty ½·l2·‖W‖² on the weights (not the bias), ≥ 0
+                max_iter:int=1000, # L-BFGS iterations at most
+                tol:float=3e-4, # stop when the largest gradient entry is below it
+                num_classes:int|None=None, # number of classes; None: the largest label + 1
+                device=None, # where to run; None: where `train_feats` are
+                return_info:bool=False, # also return dict(n_iter, grad_max, converged, loss)
+               ):
     "Top-1 test accuracy (%) of L2-regularized logistic regression on standardized frozen features, solved by full-batch L-BFGS."
     Xtr, Xte = _feats(train_feats, 'train_feats'), _feats(test_feats, 'test_feats')
     if Xte.shape[1] != Xtr.shape[1]:
@@ -183,7 +209,14 @@ def lbfgs_probe(train_feats, train_y, test_feats, test_y, l2:float=1e-3, max_ite
 
 # %% ../nbs/10_evaluate.ipynb #3ab9d461
 @torch.no_grad()
-def knn_predict(train_feats, train_y, test_feats, k:int=20, T:float=0.07, chunk_size:int=1024, num_classes:int|None=None):
+def knn_predict(train_feats, # frozen training features (N, D): a tensor or array, finite
+                train_y, # training labels (N,), integer class indices ≥ 0
+                test_feats, # frozen test features (M, D)
+                k:int=20, # neighbours that vote (at most the training set)
+                T:float=0.07, # temperature: a neighbour's vote is exp(cosine similarity / T)
+                chunk_size:int=1024, # test points per similarity block (memory: chunk_size × N)
+                num_classes:int|None=None, # number of classes; None: the largest label + 1
+               ):
     "Predicted classes (int64, on the CPU) of `test_feats` by the cosine, exp(sim/T)-weighted vote of the k nearest training points."
     Xtr, Xte = _feats(train_feats, 'train_feats'), _feats(test_feats, 'test_feats')
     if Xte.shape[1] != Xtr.shape[1]:
@@ -199,8 +232,15 @@ def knn_predict(train_feats, train_y, test_feats, k:int=20, T:float=0.07, chunk_
         preds.append(votes.argmax(1).cpu())
     return torch.cat(preds)
 
-def knn_accuracy(train_feats, train_y, test_feats, test_y, k:int=20, T:float=0.07, chunk_size:int=1024,
-                 num_classes:int|None=None) -> float:
+def knn_accuracy(train_feats, # frozen training features (N, D): a tensor or array, finite
+                 train_y, # training labels (N,), integer class indices ≥ 0
+                 test_feats, # frozen test features (M, D)
+                 test_y, # test labels (M,), integer class indices ≥ 0
+                 k:int=20, # neighbours that vote
+                 T:float=0.07, # temperature of the votes (see `knn_predict`)
+                 chunk_size:int=1024, # test points per similarity block
+                 num_classes:int|None=None, # number of classes; None: the largest label + 1
+                ) -> float:
     "Top-1 accuracy (%) of the weighted kNN classifier (solo-learn / InstDisc: cosine, exp(sim/T) votes)."
     Xte = _feats(test_feats, 'test_feats')
     yte = _labels(test_y, len(Xte), 'test_y', 'test_feats')
@@ -210,8 +250,15 @@ def knn_accuracy(train_feats, train_y, test_feats, test_y, k:int=20, T:float=0.0
 # %% ../nbs/10_evaluate.ipynb #61f811e1
 PROBE_RECIPE = dict(l2=1e-3, max_iter=1000, tol=3e-4, knn_k=20, knn_t=0.07)
 
-def evaluate_features(train, test, l2:float=1e-3, max_iter:int=1000, tol:float=3e-4, knn_k:int=20, knn_t:float=0.07,
-                      parts=('encoder', 'projector')) -> dict:
+def evaluate_features(train, # the (H, Z, y) triple of `extract_features` on the training images
+                      test, # the (H, Z, y) triple on the test images
+                      l2:float=1e-3, # the probe's L2 penalty (`lbfgs_probe`)
+                      max_iter:int=1000, # the probe's L-BFGS iterations at most
+                      tol:float=3e-4, # the probe's gradient tolerance
+                      knn_k:int=20, # kNN neighbours (`knn_accuracy`)
+                      knn_t:float=0.07, # kNN temperature
+                      parts=('encoder', 'projector'), # evaluate h ('encoder'), z ('projector') or both
+                     ) -> dict:
     "Offline top-1 (%) of the converged linear probe and the weighted kNN on h and z (`parts`: both, or one of them), and the sparsity of test z."
     for name, t in (('train', train), ('test', test)):
         if not (isinstance(t, (tuple, list)) and len(t) == 3):
@@ -233,7 +280,11 @@ def evaluate_features(train, test, l2:float=1e-3, max_iter:int=1000, tol:float=3
     return out
 
 # %% ../nbs/10_evaluate.ipynb #45d0c533
-def representation_stats(Z, nhsic_samples:int=512, nhsic_dims:int=64, seed:int=0) -> dict:
+def representation_stats(Z, # features (N, D), finite
+                         nhsic_samples:int=512, # rows drawn for nHSIC (`nhsic`'s n_samples)
+                         nhsic_dims:int=64, # dimensions drawn for nHSIC (`nhsic`'s max_dims)
+                         seed:int=0, # seed of nHSIC's draws
+                        ) -> dict:
     "ℓ0 / ℓ1 sparsity, dead dims, Rényi entropy, information dimension and nHSIC of features `Z` (N, D)."
     Z = _feats(Z, 'Z')
     sp = SparsityMeter().update(Z).compute()
@@ -244,7 +295,10 @@ def representation_stats(Z, nhsic_samples:int=512, nhsic_dims:int=64, seed:int=0
                 information_dimension=ren['information_dimension'], nhsic=dep['nhsic'], n=Z.shape[0], dim=Z.shape[1])
 
 # %% ../nbs/10_evaluate.ipynb #3b40410c
-def few_shot_indices(y, shots:int=1, seed:int=0) -> torch.Tensor:
+def few_shot_indices(y, # labels (N,), integer class indices ≥ 0
+                     shots:int=1, # examples per class (every class must have that many)
+                     seed:int=0, # seed of the draw
+                    ) -> torch.Tensor:
     "Sorted indices of exactly `shots` examples of each class in labels `y`, drawn uniformly with seed `seed`."
     y = _labels(y, len(torch.as_tensor(y)), 'y', 'y').cpu()
     shots = _posint(shots, 'shots')
@@ -266,9 +320,19 @@ def _check_shots(shots) -> list:
             raise ValueError(f"`shots` entries must be 'full' or a positive int (examples per class), got {s!r}")
     return shots
 
-def transfer(model:nn.Module, dataset_name:str, shots=('full', 1), seeds=(0, 1, 2), root='data', transform=None,
-             load=None, batch_size:int=256, device=None, splits=('train', 'test'), probe_kw:dict|None=None,
-             probe:str='lbfgs') -> pd.DataFrame:
+def transfer(model:nn.Module, # frozen (h, z) model, as for `extract_features`
+             dataset_name:str, # the transfer set, a name `load` knows (e.g. 'dtd', 'cifar10')
+             shots=('full', 1), # training sets: 'full' and/or k examples per class
+             seeds=(0, 1, 2), # seeds of the few-shot draws (and of the SGD probe); 'full' uses the first only
+             root='data', # the data folder passed to `load`
+             transform=None, # evaluation transform, as for `extract_features`
+             load=None, # `load(name, split=..., root=...) -> ImageData`; None: `rlpjepa.data.load_dataset`
+             batch_size:int=256, # images per forward pass
+             device=None, # where to run; None: the model's device
+             splits=('train', 'test'), # the (training, test) split names
+             probe_kw:dict|None=None, # keywords of the probe (`lbfgs_probe` or `linear_probe`)
+             probe:str='lbfgs', # 'lbfgs' (converged logistic regression) or 'sgd' (`linear_probe`)
+            ) -> pd.DataFrame:
     "Full and few-shot linear-probe accuracy (and feature sparsity) of frozen `model` on `dataset_name`, one row per run; `probe` 'lbfgs' (converged, `lbfgs_probe`) or 'sgd' (`linear_probe`)."
     shots, seeds = _check_shots(shots), [int(s) for s in ([seeds] if isinstance(seeds, int) else seeds)]
     if probe not in ('lbfgs', 'sgd'): raise ValueError(f"`probe` must be 'lbfgs' or 'sgd', got {probe!r}")
@@ -293,7 +357,8 @@ def transfer(model:nn.Module, dataset_name:str, shots=('full', 1), seeds=(0, 1, 
                 rows.append(dict(dataset=dataset_name, features=kind, shots=str(s), seed=seed, n_train=len(idx), acc1=acc, **sp))
     return pd.DataFrame(rows)
 
-def transfer_summary(df:pd.DataFrame) -> pd.DataFrame:
+def transfer_summary(df:pd.DataFrame, # rows of `transfer`
+                    ) -> pd.DataFrame:
     "Mean and s.d. of `acc1` over seeds (and the number of seeds) per dataset, features and shots."
     out = df.groupby(['dataset', 'features', 'shots'], sort=False).agg(
         acc1=('acc1', 'mean'), acc1_std=('acc1', 'std'), n_seeds=('seed', 'size'),

@@ -24,7 +24,8 @@ def _features(z, name:str='z') -> torch.Tensor:
     return z
 
 # %% ../nbs/03_metrics.ipynb #3576af26
-def l0_sparsity(z:torch.Tensor) -> float:
+def l0_sparsity(z:torch.Tensor, # features (N, D): N samples (rows), D dimensions; a tensor or array (integers are promoted to float64), finite
+               ) -> float:
     "m_ℓ0: mean over samples of the fraction of exactly non-zero entries of each row of `z` (N, D); 1 = dense."
     z = _features(z)
     return (z != 0).sum().item() / z.numel()
@@ -34,14 +35,18 @@ def _l1_rows(z:torch.Tensor, eps:float) -> torch.Tensor:
     z = z.double()
     return (z.abs().sum(1) / (torch.linalg.vector_norm(z, dim=1) + eps))**2 / z.shape[1]
 
-def l1_sparsity(z:torch.Tensor, eps:float=1e-12) -> float:
+def l1_sparsity(z:torch.Tensor, # features (N, D): N samples (rows), D dimensions; a tensor or array (integers are promoted to float64), finite
+                eps:float=1e-12, # added to each row's ℓ2 norm before the ratio (the authors' value), so an all-zero row scores 0
+               ) -> float:
     "m_ℓ1: mean over samples of (1/D)(‖z‖₁ / (‖z‖₂ + `eps`))² for `z` (N, D); 1/D one-hot … 1 equal magnitudes."
     return _l1_rows(_features(z), eps).mean().item()
 
 # %% ../nbs/03_metrics.ipynb #2ef8e329
 class SparsityMeter:
     "Accumulate m_ℓ0, m_ℓ1, per-dimension active rates and dead dimensions over batches of features (N, D)."
-    def __init__(self, eps:float=1e-12): self.eps = eps; self.reset()
+    def __init__(self,
+                 eps:float=1e-12, # as in `l1_sparsity`
+                ): self.eps = eps; self.reset()
 
     def reset(self):
         self.n, self.counts, self.l1_sum = 0, None, None
@@ -70,7 +75,10 @@ class SparsityMeter:
 
 # %% ../nbs/03_metrics.ipynb #6e1f0633
 @torch.no_grad()
-def renyi_entropy(z:torch.Tensor, method:str='ebrahimi', min_active:int=10) -> dict:
+def renyi_entropy(z:torch.Tensor, # features (N, D): N samples (rows), D dimensions; a tensor or array (integers are promoted to float64), finite
+                  method:str='ebrahimi', # the differential-entropy estimator of the non-zero values (`scipy.stats.differential_entropy`'s `method`)
+                  min_active:int=10, # a dimension with fewer non-zero values than this (≥ 5) gets h = 0 (counted in `n_few`)
+                 ) -> dict:
     "Empirical d(ξ)-dimensional Rényi entropy (nats) of features `z` (N, D), summed over coordinates, and Σ ρ̂."
     z = _features(z).detach().double().cpu()
     if min_active < 5: raise ValueError(f"`min_active` must be ≥ 5 (scipy's spacing window), got {min_active}")
@@ -86,7 +94,11 @@ def renyi_entropy(z:torch.Tensor, method:str='ebrahimi', min_active:int=10) -> d
 
 # %% ../nbs/03_metrics.ipynb #ce1c271a
 @torch.no_grad()
-def nhsic(z:torch.Tensor, max_dims:int=64, n_samples:int=512, generator:torch.Generator|None=None) -> dict:
+def nhsic(z:torch.Tensor, # features (N, D): N samples (rows), D dimensions; a tensor or array (integers are promoted to float64), finite
+          max_dims:int=64, # at most this many non-constant dimensions, drawn at random (≥ 2); the cost grows as max_dims·n_samples²
+          n_samples:int=512, # at most this many rows, drawn at random (≥ 2)
+          generator:torch.Generator|None=None, # random source of the row and dimension draws (a CPU generator); None: torch's global RNG
+         ) -> dict:
     "Mean normalized HSIC (Gaussian kernels, median-heuristic bandwidths) over pairs of feature dims of `z` (N, D)."
     z = _features(z)
     if max_dims < 2: raise ValueError(f"`max_dims` must be ≥ 2, got {max_dims}")

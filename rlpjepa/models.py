@@ -52,7 +52,12 @@ def _cifar_stem(model:nn.Module, in_chans:int, out_chans:int) -> None:
 
 class SmallResNet(nn.Module):
     "ResNet-18 layout from torchvision `BasicBlock`s with widths (w, 2w, 4w, 8w) and a CIFAR stem; returns pooled (B, 8w) features."
-    def __init__(self, in_chans:int=3, width:int=16, blocks=(2, 2, 2, 2), zero_init_residual:bool=False):
+    def __init__(self,
+                 in_chans:int=3, # input image channels
+                 width:int=16, # channels of the first stage w (the stages have w, 2w, 4w, 8w; torchvision's ResNet-18 is 64)
+                 blocks=(2, 2, 2, 2), # BasicBlocks per stage (ResNet-18: (2, 2, 2, 2))
+                 zero_init_residual:bool=False, # start each block's last BN weight at 0 (every block the identity at init)
+                ):
         super().__init__()
         w = _check_int(width, 'width'); _check_int(in_chans, 'in_chans')
         if not (len(blocks) == 4 and all(isinstance(b, int) and b >= 1 for b in blocks)):
@@ -87,7 +92,12 @@ class SmallResNet(nn.Module):
 
 class LeNet(nn.Module):
     "conv5×5(w/2)-BN-ReLU-pool, conv5×5(w)-BN-ReLU-pool, adaptive avg-pool to `pool`², Linear(→`hidden`)-BN-ReLU."
-    def __init__(self, in_chans:int=1, width:int=64, hidden:int|None=None, pool:int=4):
+    def __init__(self,
+                 in_chans:int=1, # input image channels
+                 width:int=64, # channels of the second conv (the first has width/2)
+                 hidden:int|None=None, # output features of the Linear layer; None: 8·width
+                 pool:int=4, # side of the adaptive average pool before the Linear layer (1: global average pooling)
+                ):
         super().__init__()
         c1, c2 = max(width // 2, 1), width
         hidden = _check_int(8 * width if hidden is None else hidden, 'hidden')
@@ -114,7 +124,12 @@ def _timm_backbone(name:str, in_chans:int, small_input:bool, **kw) -> nn.Module:
     m = timm.create_model(_TIMM[name], pretrained=False, num_classes=0, in_chans=in_chans, **kw)
     return m  # timm models carry `num_features`
 
-def backbone(name:str, in_chans:int=3, small_input:bool=True, width:int=64, **kw) -> nn.Module:
+def backbone(name:str, # one of `BACKBONES`
+             in_chans:int=3, # input image channels
+             small_input:bool=True, # small images (e.g. 32 px): the CIFAR stem for ResNets (3×3 stride-1 conv, no max-pool), small patches for timm models
+             width:int=64, # 'small_resnet' and 'lenet': their width; torchvision ResNets: must stay 64
+             **kw, # passed on: torchvision's ResNet keywords, 'small_resnet': blocks, zero_init_residual; 'lenet': hidden, pool; timm's `create_model` keywords
+            ) -> nn.Module:
     "Encoder `name` mapping (B, `in_chans`, H, W) images to pooled (B, `num_features`) features (see above)."
     _check_choice(name, 'name', BACKBONES)
     _check_int(in_chans, 'in_chans'); _check_int(width, 'width')
@@ -140,7 +155,11 @@ def backbone(name:str, in_chans:int=3, small_input:bool=True, width:int=64, **kw
 # %% ../nbs/05_models.ipynb #d3ab28f3
 PROJECTORS = ('mlp', 'rectified_mlp', 'simclr', 'ncl')
 
-def projector(kind:str, in_dim:int, hidden:int=512, out_dim:int=512) -> nn.Sequential:
+def projector(kind:str, # 'mlp' (two Linear-BN-ReLU layers, then Linear), 'rectified_mlp' (the same ending in a ReLU: Rectified LpJEPA), 'simclr' or 'ncl' (Linear-ReLU-Linear)
+              in_dim:int, # encoder features
+              hidden:int=512, # width of the hidden layers
+              out_dim:int=512, # output features (the dimension D the loss sees)
+             ) -> nn.Sequential:
     "Projector head `kind` from `in_dim` encoder features to `out_dim` (see above); carries `in_dim`/`out_dim`."
     _check_choice(kind, 'kind', PROJECTORS)
     for v, n in ((in_dim, 'in_dim'), (hidden, 'hidden'), (out_dim, 'out_dim')): _check_int(v, n)
@@ -155,20 +174,26 @@ def projector(kind:str, in_dim:int, hidden:int=512, out_dim:int=512) -> nn.Seque
 
 class NonNeg(nn.Module):
     "Module applying 'relu' or 'rep_relu' (`rlpjepa.regularizers.NON_NEG`)."
-    def __init__(self, kind:str='relu'):
+    def __init__(self,
+                 kind:str='relu', # 'relu', or 'rep_relu' (ReLU with GELU's gradient)
+                ):
         super().__init__()
         self.kind = _check_choice(kind, 'kind', tuple(NON_NEG))
     def forward(self, x:torch.Tensor) -> torch.Tensor: return NON_NEG[self.kind](x)
     def extra_repr(self) -> str: return repr(self.kind)
 
-def nonneg(kind:str='relu') -> NonNeg:
+def nonneg(kind:str='relu', # 'relu', or 'rep_relu' (ReLU with GELU's gradient)
+          ) -> NonNeg:
     "Non-negativity module: 'relu' or 'rep_relu'."
     return NonNeg(kind)
 
 # %% ../nbs/05_models.ipynb #4cfee05a
 class JointEmbedding(nn.Module):
     "Encoder + projector: `forward(x) -> (h, z)` with h = backbone(x) and z = projector(h)."
-    def __init__(self, backbone:nn.Module, projector:nn.Module):
+    def __init__(self,
+                 backbone:nn.Module, # the encoder: images → features h (its `num_features` is kept)
+                 projector:nn.Module, # the head: h → z (its `out_dim` is kept)
+                ):
         super().__init__()
         self.backbone, self.projector = backbone, projector
         self.num_features = getattr(backbone, 'num_features', None)

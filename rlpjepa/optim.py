@@ -15,8 +15,16 @@ __all__ = ['LARS_LR', 'LARS', 'WarmupCosine', 'base_lrs', 'build_optimizer']
 # %% ../nbs/07_optim.ipynb #19a78dcd
 class LARS(torch.optim.Optimizer):
     "LARS with heavy-ball momentum; param groups with `lars=False` skip the trust ratio and weight decay."
-    def __init__(self, params, lr:float, momentum:float=0.9, weight_decay:float=0., eta:float=0.02,
-                 clip_lr:bool=True, eps:float=1e-8, lars:bool=True):
+    def __init__(self,
+                 params, # parameters or param groups (dicts; a group may set any keyword below, e.g. `lars=False`)
+                 lr:float, # learning rate, ≥ 0
+                 momentum:float=0.9, # heavy-ball momentum (0: none)
+                 weight_decay:float=0., # added to the gradient as weight_decay·p, inside the trust ratio (LARS groups only)
+                 eta:float=0.02, # trust coefficient η: the layer's rate is η·‖p‖ / (‖g‖ + weight_decay·‖p‖)
+                 clip_lr:bool=True, # clip the adapted rate at `lr` (the trust ratio divided by lr, at most 1)
+                 eps:float=1e-8, # added to the trust ratio's denominator
+                 lars:bool=True, # apply the trust ratio and weight decay (False: plain momentum SGD, for biases, BN and probes)
+                ):
         if lr < 0: raise ValueError(f"`lr` must be ≥ 0, got {lr}")
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta,
                                       clip_lr=clip_lr, eps=eps, lars=lars))
@@ -47,7 +55,12 @@ class LARS(torch.optim.Optimizer):
 # %% ../nbs/07_optim.ipynb #b35f9b41
 class WarmupCosine:
     "lr multiplier at step t: linear `start`→1 over `warmup_steps`, then cosine 1→`final` until `total_steps`."
-    def __init__(self, total_steps:int, warmup_steps:int, start:float=0., final:float=0.):
+    def __init__(self,
+                 total_steps:int, # steps of the whole run, ≥ 1
+                 warmup_steps:int, # steps of the linear warm-up (clipped to [0, total_steps])
+                 start:float=0., # multiplier at step 0
+                 final:float=0., # multiplier at the end of the cosine
+                ):
         if total_steps < 1: raise ValueError(f"`total_steps` must be ≥ 1, got {total_steps}")
         self.total_steps, self.warmup_steps, self.start, self.final = total_steps, max(0, min(warmup_steps, total_steps)), start, final
     def __call__(self, t:int) -> float:
@@ -66,14 +79,18 @@ class WarmupCosine:
 # accuracies compare representations, not probe schedules.
 LARS_LR = dict(rectified_lpjepa=0.03, lpjepa=0.03, lejepa=0.3, vicreg=0.3, nvicreg=0.3, simclr=0.4, ncl=0.4)
 
-def base_lrs(cfg:Config) -> tuple[float, float]:
+def base_lrs(cfg:Config, # the run's settings: method, optimizer, lr, classifier_lr, scale_lr, batch_size
+            ) -> tuple[float, float]:
     "(encoder lr, probe lr) after the defaults of `cfg.method`/`cfg.optimizer` and the batch/256 scaling."
     lr = cfg.lr if cfg.lr is not None else (LARS_LR[cfg.method] if cfg.optimizer == 'lars' else 5e-4)
     clr = cfg.classifier_lr if cfg.classifier_lr is not None else (0.1 if cfg.optimizer == 'lars' else 5e-3)
     s = cfg.batch_size / 256 if cfg.scale_lr else 1.
     return lr * s, clr * s
 
-def build_optimizer(cfg:Config, net:nn.Module, probe_prefix:str='probe_') -> torch.optim.Optimizer:
+def build_optimizer(cfg:Config, # the run's settings (optimizer, learning rates, weight decay, LARS settings)
+                    net:nn.Module, # the module to train (model and probes)
+                    probe_prefix:str='probe_', # parameters whose names start with it are probes: trained at the probe lr, no decay
+                   ) -> torch.optim.Optimizer:
     "LARS or AdamW over `net`: ≥2-D weights adapted + decayed, 1-D params plain, `probe_*` params at the probe lr."
     lr, clr = base_lrs(cfg)
     decay, plain, probe = [], [], []

@@ -25,7 +25,8 @@ __all__ = ['RUN_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABE
            'notebook_parameters', 'artifact_notebook', 'paper_parameters', 'run_paper', 'paper_cli']
 
 # %% ../nbs/12_pipeline.ipynb #8f0575f3
-def run_metrics(run) -> dict:
+def run_metrics(run, # a finished run folder (`results/runs/<group>/<name>`)
+               ) -> dict:
     "The final metrics of a finished run (`metrics.json`, written last by `rlpjepa.train.pretrain`: the completion marker)."
     f = Path(run)/'metrics.json'
     try: return json.loads(f.read_text())
@@ -44,7 +45,8 @@ def _finished(run:Path) -> Path:
                          f"retrain it (`rlpjepa-pretrain ... resume=never overwrite=true`, or `dvc repro`)")
     return run
 
-def run_config(run) -> tuple[dict, dict]:
+def run_config(run, # a finished run folder (`results/runs/<group>/<name>`)
+              ) -> tuple[dict, dict]:
     "`(config, resolved)` of a finished run folder: the `Config` keys as trained and the settings `rlpjepa.train.resolve` derived from them."
     run = _finished(run)
     d = yaml.safe_load((run/'config.yaml').read_text()) or {}
@@ -53,7 +55,9 @@ def run_config(run) -> tuple[dict, dict]:
     resolved = d.pop('resolved')
     return d, resolved
 
-def checkpoint_path(run, checkpoint:str='last.pt') -> Path:
+def checkpoint_path(run, # a finished run folder (`results/runs/<group>/<name>`)
+                    checkpoint:str='last.pt', # a file name in the run's ckpt/: 'last.pt' or a kept 'epoch_0010.pt'
+                   ) -> Path:
     "The checkpoint file `checkpoint` (`last.pt`, or a kept `epoch_0010.pt`) of a finished run."
     p = _finished(run)/'ckpt'/checkpoint
     if not p.exists():
@@ -61,7 +65,10 @@ def checkpoint_path(run, checkpoint:str='last.pt') -> Path:
         raise FileNotFoundError(f"run {run} has no checkpoint {checkpoint}; it has {have}")
     return p
 
-def load_run(run, map_location='cpu', checkpoint:str='last.pt'):
+def load_run(run, # a finished run folder (`results/runs/<group>/<name>`)
+             map_location='cpu', # where the checkpoint's tensors are loaded (`torch.load`'s map_location)
+             checkpoint:str='last.pt', # a file name in the run's ckpt/: 'last.pt' or a kept 'epoch_0010.pt'
+            ):
     "`(model, cfg, transform)` of a finished run folder: the frozen `JointEmbedding` (eval mode) of `checkpoint`, its `Config`, and its evaluation transform."
     from rlpjepa.train import Config, build_method, load_checkpoint
     from rlpjepa.data import EvalTransform
@@ -74,7 +81,9 @@ def load_run(run, map_location='cpu', checkpoint:str='last.pt'):
     model.load_state_dict(sd)
     return model.eval().requires_grad_(False), cfg, EvalTransform(res['augment'], res['image_size'])
 
-def file_sha(path, n:int=16) -> str:
+def file_sha(path, # the file
+             n:int=16, # hex digits kept
+            ) -> str:
     "The first `n` hex digits of the SHA-256 of a file (names a checkpoint in caches and evaluations)."
     import hashlib
     h = hashlib.sha256()
@@ -89,7 +98,10 @@ RESOLVED_KEYS = ('target', 'target_rectified', 'sigma', 'target_l0', 'projector'
 METRIC_KEYS = ('encoder_acc1', 'projector_acc1', 'l1_sparsity', 'l0_sparsity', 'dead_dims', 'wall_s', 'train_s')
 EVAL_KEYS = ('encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn')
 
-def target_l0(p:float, mu:float, sigma='gn') -> float:
+def target_l0(p:float, # shape p > 0
+              mu:float, # location μ
+              sigma='gn', # 'gn' (σ_GN(p)), 'rgn' (σ_RGN(p, μ)) or a number (config key `sigma`)
+             ) -> float:
     "Expected ℓ0 fraction Φ_GN_p(0,1)(μ/σ) of the target RGN_p(μ, σ), σ = 'gn' | 'rgn' | a number."
     if isinstance(sigma, str) and sigma not in ('gn', 'rgn'): raise ValueError(f"`sigma` must be 'gn', 'rgn' or a number, got {sigma!r}")
     s = sigma_gn(p) if sigma == 'gn' else sigma_rgn(p, mu) if sigma == 'rgn' else float(sigma)
@@ -97,7 +109,8 @@ def target_l0(p:float, mu:float, sigma='gn') -> float:
 
 def _num(v) -> str: return f"{float(v):g}"
 
-def target_label(row) -> str:
+def target_label(row, # a `run_table` row (or a dict with target, p, mu)
+                ) -> str:
     "'RGN₁(0.25)' / 'GN₂(0)' for the LpJEPA family (its resolved `target`), '–' for the baselines (as in the paper's tables)."
     if not row.get('target'): return '–'
     sub = _num(row['p']).translate(str.maketrans('0123456789.', '₀₁₂₃₄₅₆₇₈₉.'))
@@ -107,7 +120,8 @@ METHOD_LABELS = dict(rectified_lpjepa='Rectified LpJEPA', lpjepa='LpJEPA', lejep
                      nvicreg='NVICReg', simclr='SimCLR', ncl='NCL')
 NON_NEG_LABELS = dict(relu='ReLU', rep_relu='RepReLU')
 
-def method_label(row) -> str:
+def method_label(row, # a `run_table` row (or a dict with method and non_neg)
+                ) -> str:
     "'Rectified LpJEPA', 'VICReg', 'NCL-RepReLU', 'NVICReg-ReLU' (the resolved non-negativity of NCL/NVICReg named as in the paper)."
     base = METHOD_LABELS.get(row['method'], row['method'])
     nn = row.get('non_neg')
@@ -115,13 +129,15 @@ def method_label(row) -> str:
 
 EVALS = 'evals'    # the offline evaluation of run <runs>/<group>/<name> is <runs>/evals/<group>/<name>.json
 
-def eval_file(run) -> Path:
+def eval_file(run, # a run folder `<runs>/<group>/<name>` (it need not exist)
+             ) -> Path:
     "Where the offline evaluation of run folder `<runs>/<group>/<name>` lives: `<runs>/evals/<group>/<name>.json` (beside the run's group)."
     run = Path(run)
     if run.parent.name == EVALS: raise ValueError(f"{run}: a group of runs cannot be named '{EVALS}' (it holds the evaluations)")
     return run.parent.parent/EVALS/run.parent.name/f'{run.name}.json'
 
-def read_eval(run) -> dict:
+def read_eval(run, # a finished run folder (`results/runs/<group>/<name>`)
+             ) -> dict:
     "The offline evaluation of a run (`eval_file`, written by `rlpjepa-eval`); an error if missing or written for another checkpoint."
     f = eval_file(run)
     if not f.exists(): raise FileNotFoundError(f"run {run} has no offline evaluation {f}: run its evaluation stage (`dvc repro`) or `rlpjepa-eval {run}`")
@@ -146,16 +162,25 @@ def _run_row(run:Path, group:str, offline:bool) -> dict:
     if offline: row.update({k: read_eval(run)[k] for k in EVAL_KEYS})
     return row
 
-def run_table(*runs, runs_dir='results/runs', offline:bool=True) -> pd.DataFrame:
-    "One row per finished run (`group/name` under `runs_dir`, a group = all its runs, or a run folder): config, resolved settings, online metrics, offline evaluation."
-    rows = []
-    for r in runs:
-        g = Path(r) if Path(r).is_absolute() or (Path(r)/'config.yaml').exists() else Path(runs_dir)/r
-        if not g.exists(): raise FileNotFoundError(f"run or run group {g} does not exist: run its pretraining stages (`dvc repro`)")
-        folders = [g] if (g/'config.yaml').exists() or (g/'metrics.json').exists() else sorted(d for d in g.iterdir() if d.is_dir())
-        if not folders: raise FileNotFoundError(f"run group {g} holds no run folder")
-        for run in folders: rows.append(_run_row(run, run.parent.name, offline))
-    return pd.DataFrame(rows)
+def _is_run(d:Path) -> bool: return (d/'config.yaml').exists() or (d/'metrics.json').exists()
+
+def _run_folders(r, runs_dir) -> list[Path]:
+    "The run folders `r` names: a run folder as given, else `runs_dir/r`, else `r` as given (a group folder: all its runs)."
+    given, under = Path(r), Path(runs_dir)/r
+    g = given if _is_run(given) else next((d for d in (under, given) if d.is_dir()), None)
+    if g is None:
+        tried = under if under == given else f"{under} and {given}"
+        raise FileNotFoundError(f"no run or run group {str(r)!r}: tried {tried}; run its pretraining stages (`dvc repro`)")
+    folders = [g] if _is_run(g) else sorted(d for d in g.iterdir() if d.is_dir())
+    if not folders: raise FileNotFoundError(f"run group {str(r)!r} ({g}) holds no run folder")
+    return folders
+
+def run_table(*runs, # each a run folder, a group folder (all its runs), or `group/name` / `group` under `runs_dir`
+              runs_dir='results/runs', # where `group/name` and `group` are looked up (paths that exist as given need not be under it)
+              offline:bool=True, # add the offline evaluation (`read_eval`; an error if a run has none)
+             ) -> pd.DataFrame:
+    "One row per finished run: config, resolved settings, online metrics, offline evaluation."
+    return pd.DataFrame([_run_row(run, run.parent.name, offline) for r in runs for run in _run_folders(r, runs_dir)])
 
 # %% ../nbs/12_pipeline.ipynb #0e4f55c5
 def best_device() -> torch.device:
@@ -169,15 +194,26 @@ def _load_dataset(name, split, root, size):
     from rlpjepa.data import load_dataset             # one read per process: `rlpjepa-eval --group` evaluates many runs
     return load_dataset(name, split, root, size=size)
 
-def run_data(run, split:str='train', root='data'):
+def run_data(run, # a finished run folder (`results/runs/<group>/<name>`)
+             split:str='train', # 'train' (its training images) or 'test' (its validation images)
+             root='data', # the data folder
+            ):
     "The images a run saw: its training images (`train_subset` of the train split) or its test images (`val_subset` of the test split; 0 = all), at its size."
     cfg, res = run_config(run)
     d = _load_dataset(cfg['dataset'], split, str(root), cfg.get('image_size'))
     n = cfg.get('train_subset' if split == 'train' else 'val_subset')
     return d.subset(torch.arange(min(n, len(d)))) if n else d
 
-def run_features(run, split:str='test', data=None, checkpoint:str='last.pt', root='data', device=None, cache:bool=True,
-                 cache_dir=None, batch_size:int=1024):
+def run_features(run, # a finished run folder (`results/runs/<group>/<name>`)
+                 split:str='test', # whose images, when `data` is None: 'train' or 'test' (see `run_data`)
+                 data=None, # an ImageData to run the model on; None: `run_data(run, split, root)`
+                 checkpoint:str='last.pt', # a file name in the run's ckpt/
+                 root='data', # the data folder
+                 device=None, # where to run; None: `best_device()`
+                 cache:bool=True, # read / write the features on disk, keyed by the checkpoint's and the images' hashes
+                 cache_dir=None, # the cache folder; None: `CACHE_DIR` ($RLPJEPA_CACHE or .cache/rlpjepa)
+                 batch_size:int=1024, # images per forward pass
+                ):
     "Frozen `(H, Z, y)` of a run's `checkpoint` on `data` (default: `run_data(run, split)`), on the best device, cached on disk by checkpoint hash."
     from rlpjepa.evaluate import extract_features
     path = checkpoint_path(run, checkpoint)
@@ -200,7 +236,13 @@ def run_features(run, split:str='test', data=None, checkpoint:str='last.pt', roo
     return feats
 
 # %% ../nbs/12_pipeline.ipynb #3ce95689
-def evaluate_run(run, checkpoint:str='last.pt', root='data', device=None, cache:bool=False, **recipe) -> dict:
+def evaluate_run(run, # a finished run folder (`results/runs/<group>/<name>`)
+                 checkpoint:str='last.pt', # a file name in the run's ckpt/
+                 root='data', # the data folder
+                 device=None, # where to run the model; None: `best_device()`
+                 cache:bool=False, # cache the features (see `run_features`)
+                 **recipe, # probe settings overriding `rlpjepa.evaluate.PROBE_RECIPE`: l2, max_iter, tol, knn_k, knn_t
+                ) -> dict:
     "Offline evaluation of a run's frozen `checkpoint`: `rlpjepa.evaluate.evaluate_features` on its training images → the full test set."
     import time, platform
     from rlpjepa.evaluate import evaluate_features, PROBE_RECIPE
@@ -215,7 +257,9 @@ def evaluate_run(run, checkpoint:str='last.pt', root='data', device=None, cache:
     return dict(out, checkpoint=checkpoint, checkpoint_sha=file_sha(checkpoint_path(run, checkpoint)), recipe=recipe,
                 features_s=round(t1 - t0, 2), probe_s=round(time.time() - t1, 2), torch=torch.__version__, machine=platform.machine())
 
-def write_json(obj, path) -> Path:
+def write_json(obj, # JSON-able (numpy and torch scalars are written as floats)
+               path, # the file; its folders are created
+              ) -> Path:
     "Write `obj` as JSON to `path` atomically (a temporary file, then `os.replace`)."
     return write_atomic(path, json.dumps(obj, indent=1, default=float))
 
@@ -226,7 +270,10 @@ def _section(params, section) -> dict:
     if section not in d: raise KeyError(f"section '{section}' not found in {params}; its top-level keys are {list(d)}")
     return d[section] or {}
 
-def group_runs(params, group:str, runs_dir='results/runs') -> list[Path]:
+def group_runs(params, # the params file (params.yaml)
+               group:str, # 'sweep', or a `group` of its runs_a / runs_b entries
+               runs_dir='results/runs', # the folder of the run groups
+              ) -> list[Path]:
     "The run folders of `group` as params.yaml defines them: the `sweep` grid (`sweep/p<p>_mu<mu>`), or the `runs_a` / `runs_b` entries of that group."
     d = yaml.safe_load(Path(params).read_text()) or {}
     if group == 'sweep':
@@ -239,7 +286,8 @@ def group_runs(params, group:str, runs_dir='results/runs') -> list[Path]:
         raise KeyError(f"{params} defines no runs of group '{group}'; its groups are {groups}")
     return [Path(runs_dir)/group/n for n in names]
 
-def eval_cli(argv=None):
+def eval_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
+            ):
     "Console script `rlpjepa-eval RUN [RUN ...] | --group G [--params params.yaml --section probe]`: writes each run's `eval_file`."
     ap = argparse.ArgumentParser(prog='rlpjepa-eval', description=evaluate_run.__doc__)
     ap.add_argument('runs', nargs='*', help='finished run folders (results/runs/<group>/<name>)')
@@ -268,11 +316,16 @@ def eval_cli(argv=None):
 REFERENCE_PROJECTORS = (('rectified_lpjepa', None), ('lejepa', None), ('nvicreg', 'relu'), ('simclr', None),
                         ('ncl', 'rep_relu'), ('ncl', 'relu'))   # one method per projector kind: rectified_mlp, mlp, mlp+relu, simclr, ncl+rep_relu, ncl+relu
 
-def projector_key(projector:str, non_neg=None) -> str:
+def projector_key(projector:str, # the resolved projector kind ('mlp', 'rectified_mlp', 'simclr', 'ncl')
+                  non_neg=None, # the resolved non-negativity ('relu', 'rep_relu') or None
+                 ) -> str:
     "'rectified_mlp', 'mlp', 'mlp+relu', 'simclr', 'ncl+rep_relu', …: a run's z architecture from its resolved settings."
     return projector + (f'+{non_neg}' if isinstance(non_neg, str) and non_neg else '')
 
-def raw_pixels(train, test, **recipe) -> dict:
+def raw_pixels(train, # training ImageData
+               test, # test ImageData
+               **recipe, # probe settings of `evaluate_features` (l2, max_iter, tol, knn_k, knn_t)
+              ) -> dict:
     "The no-model reference: the offline probes of `evaluate_features` on the flattened pixels x / 255 (as both h and z)."
     from rlpjepa.evaluate import evaluate_features
     f = lambda d: d.x.flatten(1).float().div(255)
@@ -280,8 +333,14 @@ def raw_pixels(train, test, **recipe) -> dict:
     return dict(encoder_linear=ev['encoder_linear'], encoder_knn=ev['encoder_knn'], projector_linear=ev['encoder_linear'],
                 projector_knn=ev['encoder_knn'], n_train=ev['n_train'], n_test=ev['n_test'])
 
-def references(encoders:dict, seeds=(0, 1, 2), projectors=REFERENCE_PROJECTORS, root='data', device=None, recipe=None,
-               datasets:dict|None=None) -> pd.DataFrame:
+def references(encoders:dict, # name → config keys of the encoder (dataset, backbone, width, …; as params.yaml's encoder sections)
+               seeds=(0, 1, 2), # initialisation seeds
+               projectors=REFERENCE_PROJECTORS, # (method, non_neg) pairs, one per projector kind
+               root='data', # the data folder
+               device=None, # where to run; None: `best_device()`
+               recipe=None, # probe settings of `evaluate_features`; None: its defaults
+               datasets:dict|None=None, # dataset name → (train, test) ImageData to use instead of loading them
+              ) -> pd.DataFrame:
     "Raw pixels and every encoder × projector kind at random initialisation (one row per init seed), through the offline probes."
     from rlpjepa.train import Config, build_method, resolve, make_backbone
     from rlpjepa.data import load_dataset, EvalTransform
@@ -324,7 +383,8 @@ def references(encoders:dict, seeds=(0, 1, 2), projectors=REFERENCE_PROJECTORS, 
                                                        'l0_sparsity', 'n_train', 'n_test')}))
     return pd.DataFrame(rows)
 
-def reference_summary(df:pd.DataFrame) -> pd.DataFrame:
+def reference_summary(df:pd.DataFrame, # rows of `references`
+                     ) -> pd.DataFrame:
     "Mean, min, max and spread (max − min over init seeds) of every probe, per encoder, reference and projector kind."
     cols = ['encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn']
     g = df.assign(projector=df.projector.fillna('–')).groupby(['encoder', 'reference', 'projector'], sort=False)[cols]
@@ -332,13 +392,15 @@ def reference_summary(df:pd.DataFrame) -> pd.DataFrame:
     for c in cols: out[f'{c}_spread'] = out[f'{c}_max'] - out[f'{c}_min']
     return out.join(g.size().rename('n_seeds')).reset_index()
 
-def read_references(path='results/runs/references') -> pd.DataFrame:
+def read_references(path='results/runs/references', # the folder holding references.csv
+                   ) -> pd.DataFrame:
     "The references table written by `rlpjepa-references` (one row per encoder × reference × projector × seed)."
     f = Path(path)/'references.csv'
     if not f.exists(): raise FileNotFoundError(f"{f} does not exist: run the references stage (`dvc repro references`)")
     return pd.read_csv(f)
 
-def references_cli(argv=None):
+def references_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
+                  ):
     "Console script `rlpjepa-references [--params params.yaml] [--out results/runs/references]`."
     ap = argparse.ArgumentParser(prog='rlpjepa-references', description=references.__doc__)
     ap.add_argument('--params', default='params.yaml')
@@ -364,7 +426,9 @@ def _pool(df:pd.DataFrame) -> pd.Series:
     "The `pool` column of runs or references as int (0 = no pooling choice, also for tables written before the column)."
     return df.pool.fillna(0).astype(int) if 'pool' in df else pd.Series(0, index=df.index)
 
-def add_references(df:pd.DataFrame, refs:pd.DataFrame) -> pd.DataFrame:
+def add_references(df:pd.DataFrame, # `run_table` rows
+                   refs:pd.DataFrame, # the references table (`read_references`)
+                  ) -> pd.DataFrame:
     "`run_table` rows `df` with, for each offline probe, the random-init mean of the same encoder (and projector kind for z), the gain over it, and the raw-pixel value."
     cols = ['encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn']
     enc = ['dataset', 'backbone', 'width', 'pool']                      # what makes an encoder (pool: LeNet's, 0 = n/a)
@@ -387,7 +451,10 @@ def add_references(df:pd.DataFrame, refs:pd.DataFrame) -> pd.DataFrame:
         out[f'{c}_raw'] = out.dataset.map(raw[c])
     return out
 
-def reference_rows(refs:pd.DataFrame, encoder:str, projectors=None) -> pd.DataFrame:
+def reference_rows(refs:pd.DataFrame, # the references table
+                   encoder:str, # an encoder name of it
+                   projectors=None, # projector kinds to keep (see `projector_key`); None: all
+                  ) -> pd.DataFrame:
     "Table rows of the references of `encoder`: raw pixels, and random init per projector kind in `projectors` (mean and spread over seeds)."
     s = reference_summary(refs[refs.encoder == encoder])
     if s.empty: raise KeyError(f"no references of encoder '{encoder}'; have {sorted(refs.encoder.unique())}")
@@ -399,7 +466,10 @@ def reference_rows(refs:pd.DataFrame, encoder:str, projectors=None) -> pd.DataFr
                   **{c: r[f'{c}_mean'] for c in EVAL_KEYS}, **{f'{c}_spread': r[f'{c}_spread'] for c in EVAL_KEYS}) for _, r in rnd.iterrows()]
     return pd.DataFrame(rows)
 
-def refs_of(refs:pd.DataFrame, run, projector:str|None=None) -> pd.DataFrame:
+def refs_of(refs:pd.DataFrame, # the references table
+            run, # a `run_table` row (dataset, backbone, width, pool)
+            projector:str|None=None, # keep only this projector kind (see `projector_key`); None: all
+           ) -> pd.DataFrame:
     "The reference rows of the encoder of `run` (a `run_table` row): raw pixels of its dataset, and its random init (with `projector` kind only, if given)."
     pool = int(run.get('pool') or 0)
     same = (refs.dataset == run['dataset']) & (refs.backbone == run['backbone']) & (refs.width == run['width']) & (_pool(refs) == pool)
@@ -409,7 +479,10 @@ def refs_of(refs:pd.DataFrame, run, projector:str|None=None) -> pd.DataFrame:
     return out.drop_duplicates(['reference', 'projector', 'seed'])
 
 # %% ../nbs/12_pipeline.ipynb #48b8682a
-def seed_spread(df:pd.DataFrame, by:str='family', metrics=EVAL_KEYS) -> pd.DataFrame:
+def seed_spread(df:pd.DataFrame, # one row per run
+                by:str='family', # the column naming each group of seed replicates
+                metrics=EVAL_KEYS, # the columns whose spread is computed
+               ) -> pd.DataFrame:
     "Per group `by` of seed replicates: the number of seeds and, for every metric, the spread (max − min over the seeds)."
     g = df.groupby(by, sort=False)
     out = (g[list(metrics)].max() - g[list(metrics)].min())
@@ -418,7 +491,9 @@ def seed_spread(df:pd.DataFrame, by:str='family', metrics=EVAL_KEYS) -> pd.DataF
 _NOT_RESULT_KEYS = {'seed', 'out', 'resume', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs',
                     'eval_every', 'eval_batch_size', 'device', 'compile', 'root'}
 
-def run_spread(runs, runs_dir='results/runs') -> tuple[dict, pd.DataFrame]:
+def run_spread(runs, # runs as `run_table` takes them (families of ≥ 2 runs differing only in `seed`)
+               runs_dir='results/runs', # as in `run_table`
+              ) -> tuple[dict, pd.DataFrame]:
     "Seed-to-seed spread of the offline probes from `runs`, families of runs that differ only in `seed`: per metric the largest spread over the families, and the per-family table."
     df = run_table(*runs, runs_dir=runs_dir)
     df['family'] = df.method_label + ' ' + df.target_label.replace('–', '')
@@ -431,7 +506,9 @@ def run_spread(runs, runs_dir='results/runs') -> tuple[dict, pd.DataFrame]:
     if (fam.n_seeds < 2).any(): raise ValueError(f"a seed family needs ≥ 2 runs: {dict(zip(fam.family, fam.n_seeds))}")
     return {m: float(fam[m].max()) for m in EVAL_KEYS}, fam
 
-def verdict(diff:float, spread:float):
+def verdict(diff:float, # a − b, finite
+            spread:float, # the seed-to-seed spread of the metric, ≥ 0
+           ):
     "A comparison `diff` = a − b against the seed-to-seed `spread`: True (a > b beyond it), False (a < b beyond it), None (not resolved at this scale)."
     if not (math.isfinite(diff) and math.isfinite(spread)): raise ValueError(f"`diff` and `spread` must be finite, got {diff}, {spread}")
     if spread < 0: raise ValueError(f"`spread` must be ≥ 0, got {spread}")
@@ -442,25 +519,57 @@ VERDICT_NUMBER = {True: 1, False: 0, None: -1}
 
 class Claims:
     "The claims of one paper artifact: the paper's statement, ours, the verdict (yes / no / not resolved) and hard or soft; printed, checked, saved."
-    def __init__(self, quick:bool=False): self.rows, self.quick = {}, bool(quick)
-    def add(self, name:str, paper:str, ours:str, holds, hard:bool=True) -> dict:
+    def __init__(self,
+                 quick:bool=False, # a smoke run: `check` does not fail on hard claims
+                ): self.rows, self.quick = {}, bool(quick)
+    def add(self,
+            name:str, # the claim's key (in claims.json and metrics.json)
+            paper:str, # what the paper states
+            ours:str, # what we measured
+            holds, # True, False, or None (not resolved at this scale: soft claims only)
+            hard:bool=True, # a hard claim fails `check` when False; a soft one is reported only
+           ) -> dict:
         "Record claim `name`; `holds` is True, False or None (not resolved at this scale; soft claims only)."
         if holds is not None and not isinstance(holds, (bool, np.bool_)): raise ValueError(f"claim {name!r}: `holds` must be True, False or None, got {holds!r}")
         if holds is None and hard: raise ValueError(f"claim {name!r}: a hard claim must be decided (True or False), not left unresolved")
         self.rows[name] = dict(paper=paper, ours=ours, holds=None if holds is None else bool(holds), hard=bool(hard))
         print(f"{'hard' if hard else 'soft'} {name}: {VERDICT_TEXT[self.rows[name]['holds']]} — {ours}")
         return self.rows[name]
-    def compare(self, name:str, paper:str, a:float, b:float, spread:float, ours:str) -> dict:
+    def compare(self,
+                name:str, # the claim's key
+                paper:str, # what the paper states
+                a:float, # the metric of the side claimed larger
+                b:float, # the metric of the other side
+                spread:float, # the seed-to-seed spread of the metric
+                ours:str, # what we measured, in words
+               ) -> dict:
         "A soft claim 'a > b': decided only when |a − b| exceeds the seed-to-seed `spread`."
         v = verdict(float(a) - float(b), float(spread))
         return self.add(name, paper, f"{ours} (difference {float(a) - float(b):+.2f}, seed spread {float(spread):.2f})", v, hard=False)
+    def all_of(self,
+               name:str, # the claim's key
+               paper:str, # what the paper states
+               ours:str, # what we measured
+               parts:dict, # every part the claim names → its verdict: True, False or None (e.g. encoder and projector comparisons, sparsity on target)
+              ) -> dict:
+        "A soft claim about a setting judges every part it names: no when any part fails, yes when every part holds, otherwise not resolved at this scale."
+        if not parts: raise ValueError(f"claim {name!r}: `parts` must name at least one part")
+        bad = {k: v for k, v in parts.items() if v is not None and not isinstance(v, (bool, np.bool_))}
+        if bad: raise ValueError(f"claim {name!r}: every part must be True, False or None, got {bad}")
+        v = [None if p is None else bool(p) for p in parts.values()]
+        holds = False if False in v else True if all(x is True for x in v) else None
+        detail = '; '.join(f"{k}: {VERDICT_TEXT[None if p is None else bool(p)]}" for k, p in parts.items())
+        return self.add(name, paper, f"{ours} [{detail}]", holds, hard=False)
     def numbers(self) -> dict: return {k: VERDICT_NUMBER[v['holds']] for k, v in self.rows.items()}
     def check(self):
         "Raise `AssertionError` listing every failed hard claim (none when `quick`: smoke runs are too short to check claims)."
         failed = [f"{k}: paper says {v['paper']}; we measured {v['ours']}" for k, v in self.rows.items() if v['hard'] and v['holds'] is False]
         if failed and not self.quick: raise AssertionError("claims not reproduced:\n  " + "\n  ".join(failed))
         return self
-    def save(self, out_dir, metrics:dict|None=None):
+    def save(self,
+             out_dir, # the artifact's output folder
+             metrics:dict|None=None, # numbers only (nested dicts allowed), saved beside the verdicts
+            ):
         "Write `claims.json` (the texts) and `metrics.json` (only numbers: `metrics` and each claim's verdict 1 / 0 / −1) into `out_dir`."
         from rlpjepa.plots import to_builtin, save_metrics
         write_json(self.rows, Path(out_dir)/'claims.json')
@@ -479,12 +588,15 @@ PAPER_COLUMNS = dict(enc_acc1=('encoder_acc1', 'Enc Acc1 online'), proj_acc1=('p
                      l1_sparsity=('l1_sparsity', 'ℓ1'), l0_sparsity=('l0_sparsity', 'ℓ0'))
 OFFLINE_COLUMNS = dict(encoder_linear='Enc linear', encoder_knn='Enc kNN', projector_linear='Proj linear', projector_knn='Proj kNN')
 
-def ref_method(row) -> str:
+def ref_method(row, # a `run_table` row (method and non_neg)
+              ) -> str:
     "The method key of paper_numbers.csv for a `run_table` row: 'rectified_lpjepa', 'ncl_relu', 'ncl_rep_relu', 'nvicreg_relu', 'vicreg', …"
     nn = row.get('non_neg')
     return f"{row['method']}_{nn}" if isinstance(nn, str) and nn else row['method']
 
-def paper_rows(reference, artifact:str) -> pd.DataFrame:
+def paper_rows(reference, # the paper's numbers (a CSV path, e.g. nbs/paper/paper_numbers.csv)
+               artifact:str, # an artifact id of it, e.g. 'tab1'
+              ) -> pd.DataFrame:
     "The rows of `reference` (nbs/paper/paper_numbers.csv) for `artifact`: one column per `setting` key (method, p, mu, sigma, dataset, backbone), then quantity, value, source."
     ref = pd.read_csv(reference)
     missing = {'artifact', 'quantity', 'setting', 'value', 'source'} - set(ref.columns)
@@ -506,7 +618,10 @@ def _same_run(row, ref) -> bool:
     if isinstance(s, str) and s: return str(row['sigma']).lower() == s.lower().removeprefix('sigma_')
     return True
 
-def comparison_table(df:pd.DataFrame, reference, artifact:str) -> pd.DataFrame:
+def comparison_table(df:pd.DataFrame, # `run_table` rows
+                     reference, # the paper's numbers (CSV path)
+                     artifact:str, # the artifact id
+                    ) -> pd.DataFrame:
     "The paper's table from `run_table` rows `df`: Method, Target, our offline probes, then each of the paper's metrics (online probes, sparsity) with the paper's value beside it (a summary `q_min`/`q_max` as two columns), and the target's ℓ0."
     ref = paper_rows(reference, artifact)
     base = ref.quantity.str.replace(r'_(min|max)$', '', regex=True)
@@ -530,7 +645,9 @@ def comparison_table(df:pd.DataFrame, reference, artifact:str) -> pd.DataFrame:
     return out
 
 # %% ../nbs/12_pipeline.ipynb #c3def48d
-def pareto_front(x, y) -> np.ndarray:
+def pareto_front(x, # 1-D values to maximise, finite
+                 y, # 1-D values to maximise, the length of `x`
+                ) -> np.ndarray:
     "Boolean mask of the points not dominated when maximising both `x` and `y`."
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.shape != y.shape or x.ndim != 1: raise ValueError(f"`x` and `y` must be 1-D of one length, got {x.shape} and {y.shape}")
@@ -549,7 +666,9 @@ def _merge(base, over, where=''):
         if isinstance(v, dict) and isinstance(base[k], dict): _merge(base[k], v, f"{where}{k}.")
         else: base[k] = v
 
-def apply_profile(profile, params='params.yaml') -> Path:
+def apply_profile(profile, # a profile name under params/ ('smoke', 'paper') or a YAML path
+                  params='params.yaml', # the params file rewritten in place
+                 ) -> Path:
     "Deep-merge overlay `profile` (a path, or a name under params/) into `params` in place, keeping comments."
     from ruamel.yaml import YAML
     params = Path(params)
@@ -567,7 +686,8 @@ def apply_profile(profile, params='params.yaml') -> Path:
     tmp = params.with_name(params.name + '.tmp'); tmp.write_text(buf.getvalue()); os.replace(tmp, params)
     return params
 
-def profile_cli(argv=None):
+def profile_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
+               ):
     "Console script `rlpjepa-profile NAME|PATH [--params params.yaml]`."
     ap = argparse.ArgumentParser(prog='rlpjepa-profile', description=apply_profile.__doc__)
     ap.add_argument('profile', help="overlay name under params/ (smoke, paper) or a YAML path")
@@ -577,11 +697,13 @@ def profile_cli(argv=None):
     except (KeyError, FileNotFoundError, ValueError) as e: ap.error(str(e).strip('"'))
 
 # %% ../nbs/12_pipeline.ipynb #4728ee52
-def stale_pretraining(status:dict) -> list[str]:
+def stale_pretraining(status:dict, # the parsed output of `dvc status --json`
+                     ) -> list[str]:
     "The `pretrain_*` stages among those `dvc status --json` reports (`status`), in order."
     return sorted(k for k in status if k.split('@')[0].startswith('pretrain_'))
 
-def queue_table(text:str) -> dict:
+def queue_table(text:str, # what `dvc queue status` printed
+               ) -> dict:
     "Name → status from the table `dvc queue status` prints."
     rows = {}
     for line in text.splitlines():
@@ -595,7 +717,12 @@ def _dvc(*args, check=True) -> str:
     if check and r.returncode: raise RuntimeError(f"`dvc {' '.join(args)}` failed ({r.returncode}):\n{(r.stdout + r.stderr)[-3000:]}")
     return r.stdout
 
-def queue(jobs:int, stages=None, repro:bool=True, poll:float=5., data='data.dvc') -> list[str]:
+def queue(jobs:int, # stages trained at once (one device each)
+          stages=None, # stage names; None: every stale pretraining stage (`dvc status`)
+          repro:bool=True, # run `dvc repro` afterwards
+          poll:float=5., # seconds between looks at the queue
+          data='data.dvc', # the data's .dvc file, committed to the cache first so the queue's workspaces get it
+         ) -> list[str]:
     "Train the stale pretraining stages (or `stages`) `jobs` at a time in DVC's experiment queue, then `dvc repro`; the stages queued."
     if not (isinstance(jobs, int) and jobs >= 1): raise ValueError(f"`jobs` must be a positive int, got {jobs!r}")
     stages = stale_pretraining(json.loads(_dvc('status', '--json') or '{}')) if stages is None else list(stages)
@@ -628,7 +755,8 @@ def queue(jobs:int, stages=None, repro:bool=True, poll:float=5., data='data.dvc'
     if names: _dvc('exp', 'remove', *names, check=False)
     return stages
 
-def queue_cli(argv=None):
+def queue_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
+             ):
     "Console script `rlpjepa-queue -j N [STAGE ...]`."
     ap = argparse.ArgumentParser(prog='rlpjepa-queue', description=queue.__doc__)
     ap.add_argument('-j', '--jobs', type=int, required=True, help='stages trained at once (one device each)')
@@ -640,7 +768,8 @@ def queue_cli(argv=None):
     except RuntimeError as e: sys.exit(f"rlpjepa-queue: {e}")
 
 # %% ../nbs/12_pipeline.ipynb #301f3552
-def notebook_parameters(nb) -> dict:
+def notebook_parameters(nb, # a notebook path
+                       ) -> dict:
     "Name → literal default of the `parameters`-tagged cell of notebook `nb` (what papermill overrides)."
     import ast, nbformat
     cells = [c for c in nbformat.read(str(nb), 4).cells if 'parameters' in c.get('metadata', {}).get('tags', [])]
@@ -663,7 +792,10 @@ def _same_kind(default, v) -> bool:
 
 def _kind(v) -> str: return 'null' if v is None else {bool: 'bool', int: 'int', float: 'float', str: 'str', list: 'list', dict: 'mapping'}.get(type(v), type(v).__name__)
 
-def artifact_notebook(id:str, params:dict, nbs='nbs/paper') -> Path:
+def artifact_notebook(id:str, # the artifact id, e.g. 'fig1'
+                      params:dict, # the parsed params file
+                      nbs='nbs/paper', # the folder of the paper notebooks
+                     ) -> Path:
     "The notebook of artifact `id`: params.yaml `artifacts.<id>.notebook`, else `<id>`; `FileNotFoundError` naming the artifacts if there is none."
     entry = (params.get('artifacts') or {}).get(id) or {}
     nb = Path(nbs)/f"{entry.get('notebook', id)}.ipynb"
@@ -672,7 +804,12 @@ def artifact_notebook(id:str, params:dict, nbs='nbs/paper') -> Path:
         raise FileNotFoundError(f"no paper notebook {nb} for artifact '{id}'; artifacts: {have}")
     return nb
 
-def paper_parameters(id:str, params='params.yaml', nbs='nbs/paper', results='results', runs_dir='results/runs') -> dict:
+def paper_parameters(id:str, # the artifact id, e.g. 'fig1'
+                     params='params.yaml', # the params file
+                     nbs='nbs/paper', # the folder of the paper notebooks
+                     results='results', # the results folder (the artifact writes to `results/<id>/`)
+                     runs_dir='results/runs', # the folder of the run groups
+                    ) -> dict:
     "The papermill parameters of artifact `id`: shared keys, then params.yaml section `id`; any problem is an error naming it."
     import difflib
     params = Path(params)
@@ -698,7 +835,13 @@ def paper_parameters(id:str, params='params.yaml', nbs='nbs/paper', results='res
         out[k] = v
     return out
 
-def run_paper(id:str, params='params.yaml', nbs='nbs/paper', results='results', runs_dir='results/runs', kernel='python3') -> Path:
+def run_paper(id:str, # the artifact id, e.g. 'fig1'
+              params='params.yaml', # the params file
+              nbs='nbs/paper', # the folder of the paper notebooks
+              results='results', # the results folder
+              runs_dir='results/runs', # the folder of the run groups
+              kernel='python3', # the Jupyter kernel papermill runs it with
+             ) -> Path:
     "Execute the notebook of artifact `id` with `paper_parameters` into `results/notebooks/<id>.ipynb` (results in `results/<id>/`); returns that path."
     import papermill as pm
     kw = paper_parameters(id, params, nbs, results, runs_dir)
@@ -708,7 +851,8 @@ def run_paper(id:str, params='params.yaml', nbs='nbs/paper', results='results', 
     pm.execute_notebook(str(nb), str(out), parameters=kw, kernel_name=kernel, log_output=True, progress_bar=False)
     return out
 
-def paper_cli(argv=None):
+def paper_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
+             ):
     "Console script `rlpjepa-paper ID [--params params.yaml]` (what every artifact stage of dvc.yaml runs)."
     ap = argparse.ArgumentParser(prog='rlpjepa-paper', description=run_paper.__doc__)
     ap.add_argument('id', help='artifact id: params.yaml `artifacts` entry or nbs/paper/<id>.ipynb')

@@ -17,11 +17,15 @@ __all__ = ['SVD_MODES', 'PROJECTIONS', 'SVD_BATCHES', 'NON_NEG', 'random_project
            'DistributionMatchingLoss', 'LeJEPALoss', 'VICRegLoss', 'InfoNCELoss']
 
 # %% ../nbs/02_regularizers.ipynb #10908915
+def _floating(x, name:str) -> None:
+    "`ValueError` naming `name` and what it got (type or dtype) unless `x` is a floating-point tensor."
+    if not torch.is_tensor(x): raise ValueError(f"`{name}` must be a floating-point tensor, got {type(x).__name__}")
+    if not x.is_floating_point(): raise ValueError(f"`{name}` must be a floating-point tensor, got dtype {x.dtype}")
+
 def _feats(x, name:str, dim:int|None=None) -> None:
-    "`ValueError` naming `name` unless `x` is a floating (B, D) tensor with B ≥ 2 (and D == `dim`)."
-    if not (torch.is_tensor(x) and x.is_floating_point() and x.ndim == 2):
-        raise ValueError(f"`{name}` must be a floating tensor of shape (batch, dim), got "
-                         f"{tuple(x.shape) if torch.is_tensor(x) else type(x).__name__}")
+    "`ValueError` naming `name` unless `x` is a floating-point (B, D) tensor with B ≥ 2 (and D == `dim`)."
+    _floating(x, name)
+    if x.ndim != 2: raise ValueError(f"`{name}` must be 2-D (batch, dim), got shape {tuple(x.shape)}")
     if x.shape[0] < 2: raise ValueError(f"`{name}` needs a batch of at least 2 rows, got {tuple(x.shape)}")
     if dim is not None and x.shape[1] != dim:
         raise ValueError(f"`{name}` must have {dim} columns to match, got {tuple(x.shape)}")
@@ -31,6 +35,12 @@ def _pair(a, b, na:str, nb:str) -> None:
     if not (torch.is_tensor(b) and b.shape == a.shape):
         raise ValueError(f"`{nb}` must have the shape of `{na}` {tuple(a.shape)}, got "
                          f"{tuple(b.shape) if torch.is_tensor(b) else type(b).__name__}")
+    _floating(b, nb)
+
+def _directions(projections, d:int) -> None:
+    if not (torch.is_tensor(projections) and projections.ndim == 2 and projections.shape[1] == d):
+        raise ValueError(f"`projections` must be a tensor of shape (N, {d}), got "
+                         f"{tuple(projections.shape) if torch.is_tensor(projections) else type(projections).__name__}")
 
 def _finite(loss, names:str, check:bool|None) -> torch.Tensor:
     "Return `loss`; `ValueError` naming `names` if it is not finite (checked on CPU only unless `check`)."
@@ -45,7 +55,12 @@ def _count(n, name:str) -> int:
     return n
 
 # %% ../nbs/02_regularizers.ipynb #9ca6a5a7
-def random_projections(n:int, d:int, generator:torch.Generator|None=None, device=None, dtype=None) -> torch.Tensor:
+def random_projections(n:int, # number of directions (rows)
+                       d:int, # dimension of the feature space (columns)
+                       generator:torch.Generator|None=None, # random source; None: torch's global RNG
+                       device=None, # where to draw them; None: `generator`'s device (the CPU without one)
+                       dtype=None, # their dtype; None: float32
+                      ) -> torch.Tensor:
     "`(n, d)` matrix whose rows are independent uniform unit directions in R^d."
     _count(n, 'n'); _count(d, 'd')
     if device is None and generator is not None: device = generator.device
@@ -54,7 +69,11 @@ def random_projections(n:int, d:int, generator:torch.Generator|None=None, device
 
 SVD_MODES = ('svd', 'svd_random', 'bottom_half_svd_random')
 
-def svd_projections(z:torch.Tensor, n:int|None=None, mode:str='svd', generator:torch.Generator|None=None) -> torch.Tensor:
+def svd_projections(z:torch.Tensor, # features (B, D), floating point; only their values are used (no gradient)
+                    n:int|None=None, # number of directions; None: all min(B, D) singular vectors
+                    mode:str='svd', # 'svd' (singular vectors only, at most min(B, D)), 'svd_random' (topped up with random directions to `n`) or 'bottom_half_svd_random' (the lower half by singular value, topped up)
+                    generator:torch.Generator|None=None, # random source of the top-up directions; None: torch's global RNG
+                   ) -> torch.Tensor:
     "Right singular vectors of the centred batch `z` (fp32, no gradient), optionally topped up with random directions to `n`."
     _feats(z, 'z')
     if mode not in SVD_MODES: raise ValueError(f"`mode` must be one of {SVD_MODES}, got {mode!r}")
@@ -81,11 +100,13 @@ def _sw(x:torch.Tensor, y:torch.Tensor, projections:torch.Tensor) -> torch.Tenso
         with torch.no_grad(): py = _sort_rows(p @ y.float().T)
         return F.mse_loss(px, py)
 
-def sliced_wasserstein(x:torch.Tensor, y:torch.Tensor, projections:torch.Tensor, check:bool|None=None) -> torch.Tensor:
+def sliced_wasserstein(x:torch.Tensor, # features (B, D), floating point; the gradient flows into them
+                       y:torch.Tensor, # target sample (B, D), floating point; no gradient flows into it
+                       projections:torch.Tensor, # directions (N, D), one per row (unit rows: see `random_projections`)
+                       check:bool|None=None, # raise `ValueError` if the loss is not finite; None: only for CPU tensors (on an accelerator the check syncs)
+                      ) -> torch.Tensor:
     "Sliced squared 2-Wasserstein between the rows of `x` and of the target sample `y` along the rows of `projections` (fp32, no gradient into `y`)."
-    _pair(x, y, 'x', 'y')
-    if projections.ndim != 2 or projections.shape[1] != x.shape[1]:
-        raise ValueError(f"`projections` must have shape (N, {x.shape[1]}), got {tuple(projections.shape)}")
+    _pair(x, y, 'x', 'y'); _directions(projections, x.shape[1])
     return _finite(_sw(x, y, projections), "`x` (and `y`)", check)
 
 # %% ../nbs/02_regularizers.ipynb #1398809e
@@ -97,8 +118,15 @@ def _device_of(dist) -> torch.device:
 
 class RDMReg(nn.Module):
     "Sliced 2-Wasserstein distance from the (global-batch) features to fresh samples of `target`."
-    def __init__(self, target, num_projections:int=8192, projections:str='random', seed:int|None=None, check:bool|None=None,
-                 svd_batch:str='global', share_random:bool=False):
+    def __init__(self,
+                 target, # the distribution to match, e.g. `RectifiedGeneralizedGaussian(p, μ)`: any with `sample(sample_shape, generator=None)`; one with `.to` moves to the features' device at the first call
+                 num_projections:int=8192, # N directions per call, drawn afresh each call and shared by the two views; 8192 is the setting of the authors' released configs (the paper's runs)
+                 projections:str='random', # 'random' (uniform on the sphere), 'svd_random' or 'bottom_half_svd_random' (the batch's singular vectors topped up with random ones: `svd_projections`)
+                 seed:int|None=None, # seed of the directions and target samples (step k uses seed + 2k and seed + 2k + 1), saved in `state_dict`; None: drawn from torch's global RNG at the first call; under DDP rank 0's is broadcast
+                 check:bool|None=None, # raise `ValueError` if the loss is not finite; None: only for CPU features (on an accelerator the check would sync every step)
+                 svd_batch:str='global', # SVD projections only: the singular vectors of the gathered 'global' batch (every rank the same) or of each process's 'local' batch (the authors' code)
+                 share_random:bool=False, # SVD projections only: one random top-up block shared by the two views (the authors' code) instead of one per view
+                ):
         super().__init__()
         if 'generator' not in inspect.signature(getattr(target, 'sample', lambda: 0)).parameters:
             raise ValueError(f"`target` must have a `sample(sample_shape, generator=None)` method, got {type(target).__name__}")
@@ -123,7 +151,10 @@ class RDMReg(nn.Module):
         if y.shape != (b, d): raise ValueError(f"`target` samples have shape {tuple(y.shape)}, need {(b, d)}")
         return y.to(device, non_blocking=True)
 
-    def forward(self, z1:torch.Tensor, z2:torch.Tensor|None=None) -> torch.Tensor:
+    def forward(self,
+                z1:torch.Tensor, # features of the first view (B, D), floating point (this rank's shard under DDP)
+                z2:torch.Tensor|None=None, # features of the second view, the shape of `z1`; None: RDMReg of `z1` alone
+               ) -> torch.Tensor:
         "RDMReg of one view, or ½[RDMReg(z1) + RDMReg(z2)] with directions shared by the views."
         views = [z1] if z2 is None else [z1, z2]
         _feats(z1, 'z1')
@@ -157,11 +188,14 @@ def _ep_quadrature(t_max:float, n_points:int, device) -> tuple[torch.Tensor, tor
     w[0] = w[-1] = t_max / (n_points - 1)
     return t, w * torch.exp(-t**2 / 2)
 
-def sigreg(z:torch.Tensor, projections:torch.Tensor, t_max:float=3., n_points:int=17, check:bool|None=None) -> torch.Tensor:
+def sigreg(z:torch.Tensor, # features (B, D), floating point (this rank's shard under DDP)
+           projections:torch.Tensor, # directions (N, D), one per row
+           t_max:float=3., # the Epps–Pulley integral runs over t ∈ [−t_max, t_max]
+           n_points:int=17, # trapezoid knots on [0, t_max], ≥ 2
+           check:bool|None=None, # raise `ValueError` if the loss is not finite; None: only for CPU tensors
+          ) -> torch.Tensor:
     "LeJEPA's SIGReg: the Epps–Pulley statistic of each slice of `z` against N(0, 1), averaged over slices (global batch, fp32)."
-    _feats(z, 'z')
-    if projections.ndim != 2 or projections.shape[1] != z.shape[1]:
-        raise ValueError(f"`projections` must have shape (N, {z.shape[1]}), got {tuple(projections.shape)}")
+    _feats(z, 'z'); _directions(projections, z.shape[1])
     check_positive(t_max, 't_max')
     if _count(n_points, 'n_points') < 2: raise ValueError(f"`n_points` must be ≥ 2, got {n_points}")
     t, w = _ep_quadrature(t_max, n_points, z.device)
@@ -175,13 +209,22 @@ def sigreg(z:torch.Tensor, projections:torch.Tensor, t_max:float=3., n_points:in
         return _finite(n * (err @ w).mean(), '`z`', check)
 
 # %% ../nbs/02_regularizers.ipynb #7dc85975
-def invariance_loss(z1:torch.Tensor, z2:torch.Tensor, check:bool|None=None) -> torch.Tensor:
+def invariance_loss(z1:torch.Tensor, # features of the first view (B, D), floating point
+                    z2:torch.Tensor, # features of the second view, the shape of `z1`
+                    check:bool|None=None, # raise `ValueError` if the loss is not finite; None: only for CPU tensors
+                   ) -> torch.Tensor:
     "MSE between the views, averaged over B·D entries (local batch: DDP's gradient averaging makes it global)."
     _pair(z1, z2, 'z1', 'z2')
     return _finite(F.mse_loss(z1, z2), '`z1` and `z2`', check)
 
-def lejepa_loss(z1:torch.Tensor, z2:torch.Tensor, projections:torch.Tensor, lam:float=0.05,
-                t_max:float=3., n_points:int=17, check:bool|None=None) -> torch.Tensor:
+def lejepa_loss(z1:torch.Tensor, # features of the first view (B, D), floating point
+                z2:torch.Tensor, # features of the second view, the shape of `z1`
+                projections:torch.Tensor, # SIGReg's directions (N, D)
+                lam:float=0.05, # λ ∈ [0, 1], the weight of SIGReg (1 − λ on the invariance term)
+                t_max:float=3., # SIGReg's integration range (see `sigreg`)
+                n_points:int=17, # SIGReg's trapezoid knots (see `sigreg`)
+                check:bool|None=None, # raise `ValueError` if the loss is not finite; None: only for CPU tensors
+               ) -> torch.Tensor:
     "LeJEPA: (1−λ)·mean‖z_v − mean_v z_v‖² + λ·mean_v SIGReg(z_v), on the global batch, fp32."
     _pair(z1, z2, 'z1', 'z2')
     if not 0 <= lam <= 1: raise ValueError(f"`lam` must be in [0, 1], got {lam!r}")
@@ -194,8 +237,15 @@ def lejepa_loss(z1:torch.Tensor, z2:torch.Tensor, projections:torch.Tensor, lam:
 # %% ../nbs/02_regularizers.ipynb #360fb69b
 def _offdiag_sq(c): return c.square().sum() - c.diagonal().square().sum()
 
-def vicreg_loss(z1:torch.Tensor, z2:torch.Tensor, sim:float=25., var:float=25., cov:float=1., eps:float=1e-4,
-                return_parts:bool=False, check:bool|None=None):
+def vicreg_loss(z1:torch.Tensor, # features of the first view (B, D), floating point
+                z2:torch.Tensor, # features of the second view, the shape of `z1`
+                sim:float=25., # weight of the invariance term
+                var:float=25., # weight of the variance hinge (its mean over the two views)
+                cov:float=1., # weight of the covariance term (its sum over the two views)
+                eps:float=1e-4, # added to the variance under the square root
+                return_parts:bool=False, # also return dict(invariance, variance, covariance)
+                check:bool|None=None, # raise `ValueError` if the loss is not finite; None: only for CPU tensors
+               ):
     "VICReg loss (official form) on the global batch, fp32; with `return_parts`, also a dict of the three terms."
     _pair(z1, z2, 'z1', 'z2')
     with _no_autocast(z1):
@@ -210,7 +260,11 @@ def vicreg_loss(z1:torch.Tensor, z2:torch.Tensor, sim:float=25., var:float=25., 
     return (loss, dict(invariance=inv, variance=v, covariance=c)) if return_parts else loss
 
 # %% ../nbs/02_regularizers.ipynb #baede94e
-def info_nce(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2, check:bool|None=None) -> torch.Tensor:
+def info_nce(z1:torch.Tensor, # features of the first view (B, D), floating point
+             z2:torch.Tensor, # features of the second view, the shape of `z1` (row i is the positive of `z1`'s row i)
+             temperature:float=0.2, # the cosine similarities are divided by it, > 0
+             check:bool|None=None, # raise `ValueError` if the loss is not finite; None: only for CPU tensors
+            ) -> torch.Tensor:
     "SimCLR's NT-Xent over the 2n gathered samples (cosine similarity / temperature, self masked), fp32."
     _pair(z1, z2, 'z1', 'z2')
     t = check_positive(temperature, 'temperature').item()
@@ -220,24 +274,40 @@ def info_nce(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2, check:bool
         logits = (z @ z.T / t).fill_diagonal_(float('-inf'))
         return _finite(F.cross_entropy(logits, torch.arange(2 * n, device=z.device).roll(n)), '`z1` and `z2`', check)
 
-def rep_relu(x:torch.Tensor) -> torch.Tensor:
+def rep_relu(x:torch.Tensor, # any floating-point tensor
+            ) -> torch.Tensor:
     "ReLU in the forward pass, GELU's derivative in the backward pass (NCL's reparameterised ReLU)."
+    _floating(x, 'x')
     g = F.gelu(x)
     return g + (F.relu(x) - g).detach()
 
 NON_NEG = dict(relu=F.relu, rep_relu=rep_relu)
 
-def ncl_loss(z1:torch.Tensor, z2:torch.Tensor, temperature:float=0.2, non_neg:str='rep_relu', check:bool|None=None) -> torch.Tensor:
+def ncl_loss(z1:torch.Tensor, # features of the first view (B, D), floating point, before the non-negativity
+             z2:torch.Tensor, # features of the second view, the shape of `z1`
+             temperature:float=0.2, # as in `info_nce`
+             non_neg:str='rep_relu', # 'relu' or 'rep_relu' (ReLU with GELU's gradient, the authors' NCL)
+             check:bool|None=None, # raise `ValueError` if the loss is not finite; None: only for CPU tensors
+            ) -> torch.Tensor:
     "Non-negative contrastive learning: `info_nce` on `non_neg`(z) ('relu' or 'rep_relu')."
     if non_neg not in NON_NEG: raise ValueError(f"`non_neg` must be one of {tuple(NON_NEG)}, got {non_neg!r}")
+    _pair(z1, z2, 'z1', 'z2')
     f = NON_NEG[non_neg]
     return info_nce(f(z1), f(z2), temperature, check)
 
 # %% ../nbs/02_regularizers.ipynb #6aba6b8d
 class DistributionMatchingLoss(nn.Module):
     "(Rectified) LpJEPA: λ_inv·MSE(z1, z2) + λ_reg·RDMReg(z1, z2) to `target`."
-    def __init__(self, target, lambda_inv=25., lambda_reg=125., num_projections=8192, projections='random', seed=0,
-                 svd_batch='global', share_random=False):
+    def __init__(self,
+                 target, # RDMReg's target distribution (see `RDMReg`)
+                 lambda_inv=25., # λ_inv, the weight of the invariance MSE
+                 lambda_reg=125., # λ_reg, the weight of RDMReg
+                 num_projections=8192, # RDMReg's directions per step (8192: the authors' setting)
+                 projections='random', # RDMReg's kind of directions (see `RDMReg`)
+                 seed=0, # RDMReg's seed (see `RDMReg`)
+                 svd_batch='global', # see `RDMReg`
+                 share_random=False, # see `RDMReg`
+                ):
         super().__init__()
         self.lambda_inv, self.lambda_reg = lambda_inv, lambda_reg
         self.rdmreg = RDMReg(target, num_projections, projections, seed=seed, check=False, svd_batch=svd_batch, share_random=share_random)
@@ -247,7 +317,13 @@ class DistributionMatchingLoss(nn.Module):
 
 class LeJEPALoss(nn.Module):
     "LeJEPA with `num_projections` fresh directions per step, drawn from a (seed, step) generator (same on all ranks)."
-    def __init__(self, lam=0.05, num_projections=1024, t_max=3., n_points=17, seed=0):
+    def __init__(self,
+                 lam=0.05, # λ, the weight of SIGReg (see `lejepa_loss`)
+                 num_projections=1024, # SIGReg's directions per step
+                 t_max=3., # SIGReg's integration range
+                 n_points=17, # SIGReg's trapezoid knots
+                 seed=0, # step k draws its directions from seed·1000003 + k
+                ):
         super().__init__()
         self.lam, self.num_projections, self.t_max, self.n_points, self.seed, self.step = lam, num_projections, t_max, n_points, seed, 0
     def get_extra_state(self): return dict(seed=self.seed, step=self.step)
@@ -260,10 +336,16 @@ class LeJEPALoss(nn.Module):
 
 class VICRegLoss(nn.Module):
     "`vicreg_loss` with weights (sim, var, cov), returning its parts."
-    def __init__(self, sim=25., var=25., cov=1.): super().__init__(); self.w = (sim, var, cov)
+    def __init__(self,
+                 sim=25., # weight of the invariance term
+                 var=25., # weight of the variance hinge
+                 cov=1., # weight of the covariance term
+                ): super().__init__(); self.w = (sim, var, cov)
     def forward(self, z1, z2): return vicreg_loss(z1, z2, *self.w, return_parts=True, check=False)
 
 class InfoNCELoss(nn.Module):
     "`info_nce` at `temperature`."
-    def __init__(self, temperature=0.2): super().__init__(); self.temperature = temperature
+    def __init__(self,
+                 temperature=0.2, # see `info_nce`
+                ): super().__init__(); self.temperature = temperature
     def forward(self, z1, z2): return info_nce(z1, z2, self.temperature, check=False), {}

@@ -28,13 +28,16 @@ __all__ = ['METHODS', 'LP_METHODS', 'target_scale', 'make_target', 'Method', 'ma
            'release_devices', 'pretrain', 'main', 'cli']
 
 # %% ../nbs/09_train.ipynb #0bf9c6a1
-def target_scale(cfg:Config) -> float:
+def target_scale(cfg:Config, # the run's settings: p, mu, sigma
+                ) -> float:
     "σ of the target of `cfg` (float64): σ_GN(p) for `sigma='gn'`, σ_RGN(p, μ) for 'rgn', else the number."
     if cfg.sigma == 'gn': return float(sigma_gn(cfg.p))
     if cfg.sigma == 'rgn': return float(sigma_rgn(cfg.p, cfg.mu))
     return float(cfg.sigma)
 
-def make_target(cfg:Config, rectified:bool):
+def make_target(cfg:Config, # the run's settings: p, mu, sigma
+                rectified:bool, # RGN_p (True) or GN_p (False)
+               ):
     "The target distribution of `cfg`: (R)GN_p(μ, σ) with σ from `cfg.sigma`."
     return (RectifiedGeneralizedGaussian if rectified else GeneralizedGaussian)(float(cfg.p), float(cfg.mu), target_scale(cfg))
 
@@ -45,9 +48,9 @@ def _lp_rect(cfg, which):
 @dataclass(frozen=True)
 class Method:
     "A registry entry: `projector(cfg)` → projector kind, `non_neg(cfg)` → None/'relu'/'rep_relu', `loss(cfg)` → loss module."
-    projector: typing.Callable
-    non_neg: typing.Callable
-    loss: typing.Callable
+    projector: typing.Callable # cfg → the method's projector kind (`rlpjepa.models.PROJECTORS`)
+    non_neg: typing.Callable # cfg → None, 'relu' or 'rep_relu' (a non-negativity after the projector)
+    loss: typing.Callable # cfg → the loss module, called as `loss(z1, z2) -> (loss, parts)`
 
 _lp = Method(lambda c: 'rectified_mlp' if _lp_rect(c, 'projector_rectified') else 'mlp', lambda c: None,
              lambda c: DistributionMatchingLoss(make_target(c, _lp_rect(c, 'target_rectified')), c.lambda_inv,
@@ -62,13 +65,18 @@ METHODS = dict(
     simclr=Method(lambda c: 'simclr', lambda c: None, lambda c: InfoNCELoss(c.temperature)),
     ncl=Method(lambda c: 'ncl', lambda c: c.non_neg or 'rep_relu', lambda c: InfoNCELoss(c.temperature)))
 
-def make_backbone(cfg:Config, in_chans:int=3) -> nn.Module:
+def make_backbone(cfg:Config, # the run's settings: backbone, width, small_input, pool
+                  in_chans:int=3, # input image channels
+                 ) -> nn.Module:
     "The encoder of `cfg` (`rlpjepa.models.backbone` with its width, input stem and, for LeNet, pooling)."
     from rlpjepa import models as M
     kw = dict(pool=cfg.pool) if cfg.pool is not None else {}
     return M.backbone(cfg.backbone, in_chans=in_chans, small_input=cfg.small_input, width=cfg.width, **kw)
 
-def build_method(cfg:Config, in_chans:int=3, backbone:nn.Module|None=None) -> tuple[nn.Module, nn.Module]:
+def build_method(cfg:Config, # the run's settings
+                 in_chans:int=3, # input image channels
+                 backbone:nn.Module|None=None, # the encoder, with a `num_features` attribute; None: `make_backbone(cfg, in_chans)`
+                ) -> tuple[nn.Module, nn.Module]:
     "`(model, loss_fn)`: `JointEmbedding(backbone, projector[+non-neg])` and the method's loss module."
     from rlpjepa import models as M
     spec = METHODS[cfg.method]
@@ -81,7 +89,10 @@ def build_method(cfg:Config, in_chans:int=3, backbone:nn.Module|None=None) -> tu
 # %% ../nbs/09_train.ipynb #3261aad3
 LP_METHODS = ('rectified_lpjepa', 'lpjepa')
 
-def resolve(cfg:Config, in_chans:int|None=None, image_size:int|None=None) -> dict:
+def resolve(cfg:Config, # the run's settings
+            in_chans:int|None=None, # the data's image channels, recorded as they are
+            image_size:int|None=None, # the data's image side, used when `cfg.image_size` is None
+           ) -> dict:
     "The settings `cfg` leaves to the method or to a rule, as the run uses them (recorded in config.yaml under `resolved`)."
     from rlpjepa.data import PRESET_OF
     spec, lp = METHODS[cfg.method], cfg.method in LP_METHODS
@@ -131,7 +142,14 @@ def _device(cfg:Config) -> torch.device:
 def _mf(x, cl): return x.contiguous(memory_format=torch.channels_last) if cl and x.ndim == 4 else x
 
 @torch.no_grad()
-def evaluate_online(net:_Trainee, data, transform, device, batch_size:int=1024, bf16:bool=False, channels_last:bool=False) -> dict:
+def evaluate_online(net:_Trainee, # the model with its online probes (`probe_h`, `probe_z`), as `pretrain` builds it
+                    data, # the validation ImageData
+                    transform, # the evaluation transform (uint8 batch → normalised float)
+                    device, # where to run
+                    batch_size:int=1024, # images per forward pass
+                    bf16:bool=False, # bf16 autocast
+                    channels_last:bool=False, # channels-last memory format for the images
+                   ) -> dict:
     "Probe top-1 (%) on h and z and ℓ0/ℓ1 sparsity of z over all of `data` (BN in eval mode; train mode restored)."
     was = net.training; net.eval()
     meter, ch, cz = SparsityMeter(), 0, 0
@@ -190,7 +208,9 @@ class _GlobalBNMixin:
 class GlobalBatchNorm1d(_GlobalBNMixin, nn.BatchNorm1d): "BatchNorm1d on the global batch under (CPU) DDP."
 class GlobalBatchNorm2d(_GlobalBNMixin, nn.BatchNorm2d): "BatchNorm2d on the global batch under (CPU) DDP."
 
-def sync_batchnorm(module:nn.Module, device:torch.device) -> nn.Module:
+def sync_batchnorm(module:nn.Module, # a model with BatchNorm layers
+                   device:torch.device, # the run's device: an accelerator gets `nn.SyncBatchNorm`, the CPU `GlobalBatchNorm1d/2d`
+                  ) -> nn.Module:
     "`module` with global-batch BatchNorm: `SyncBatchNorm` on accelerators, `GlobalBatchNorm1d/2d` (in place) on CPU."
     if device.type != 'cpu': return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     swap = {nn.BatchNorm1d: GlobalBatchNorm1d, nn.BatchNorm2d: GlobalBatchNorm2d}
@@ -207,7 +227,12 @@ def _pool() -> list[int]:
     if os.environ.get('CUDA_VISIBLE_DEVICES') is None and torch.cuda.is_available(): return list(range(torch.cuda.device_count()))
     return []
 
-def claim_devices(n:int=1, pool:list[int]|None=None, lock_dir:str|Path|None=None, timeout:float|None=None, poll:float=1.) -> list[int]:
+def claim_devices(n:int=1, # slots to claim, 1 ≤ n ≤ len(pool)
+                  pool:list[int]|None=None, # the slots (device indices); None: $RLPJEPA_DEVICES, else every visible GPU when CUDA_VISIBLE_DEVICES is unset, else none
+                  lock_dir:str|Path|None=None, # folder of the lock files; None: $RLPJEPA_LOCK_DIR, else a folder in the temp dir
+                  timeout:float|None=None, # seconds to wait before `TimeoutError`; None: wait for ever
+                  poll:float=1., # seconds between tries
+                 ) -> list[int]:
     "Claim `n` free slots of `pool` (default above) for this process's lifetime, waiting for them; [] when the pool is empty."
     import fcntl
     pool = _pool() if pool is None else list(pool)
@@ -480,8 +505,15 @@ def _finish(run:_Run, val:dict, epoch:int, stopped:bool) -> dict:
         box = [metrics]; dist.broadcast_object_list(box, 0); metrics = box[0]
     return metrics
 
-def pretrain(cfg:Config|dict|None=None, *, train_data=None, val_data=None, backbone:nn.Module|None=None,
-             augment:nn.Module|None=None, eval_transform:nn.Module|None=None, **overrides) -> dict:
+def pretrain(cfg:Config|dict|None=None, # the settings: a `Config`, a dict of config keys (checked like the CLI) or None (the defaults)
+             *,
+             train_data=None, # training ImageData; None: `load_dataset(cfg.dataset, 'train', cfg.root)` (first `train_subset`)
+             val_data=None, # validation ImageData; None: the dataset's 'test' split (first `val_subset`)
+             backbone:nn.Module|None=None, # the encoder, with `num_features`; None: `make_backbone(cfg)`
+             augment:nn.Module|None=None, # the training augmentation; None: `Augment(preset, size)` of the dataset
+             eval_transform:nn.Module|None=None, # the evaluation transform; None: `EvalTransform(preset, size)` of the dataset
+             **overrides, # config keys that replace `cfg`'s, e.g. `epochs=1`
+            ) -> dict:
     "Pretrain as `cfg` says (dict/kwargs are checked like the CLI); write `cfg.out`; return the metrics dict."
     cfg = cfg if isinstance(cfg, Config) else Config.from_dict(cfg or {})
     if overrides:
@@ -516,7 +548,8 @@ def _launch(cfg:Config, argv:list[str]):
     os.execv(sys.executable, [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={n}',
                               '-m', 'rlpjepa.train', *argv])
 
-def main(argv=None):
+def main(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
+        ):
     "Console script `rlpjepa-pretrain`."
     ap = argparse.ArgumentParser(prog='rlpjepa-pretrain', description=__doc__ or 'rlpjepa pretraining',
                                  epilog='Overrides are key=value with YAML values, e.g. method=vicreg lr=0.1 compile=true nproc_per_node=4.')

@@ -19,6 +19,7 @@ import rlpjepa.config as CF
 import rlpjepa.data as DA
 import rlpjepa.distributions as D
 import rlpjepa.evaluate as E
+import rlpjepa.explorer as X
 import rlpjepa.metrics as M
 import rlpjepa.models as MO
 import rlpjepa.pipeline as P
@@ -93,7 +94,18 @@ case('rdmreg_target_no_sample', ValueError, '`target`', 'sample')(lambda w: R.RD
 case('rdmreg_projections_unknown', ValueError, '`projections`', "'foo'")(lambda w: R.RDMReg(rgn(), 8, projections='foo'))
 case('rdmreg_zero_projections', ValueError, '`num_projections`', 'positive int')(lambda w: R.RDMReg(rgn(), 0))
 case('rdmreg_one_row', ValueError, '`z1`', 'at least 2 rows')(lambda w: R.RDMReg(rgn(), 8)(z()[:1]))
-case('rdmreg_integer_features', ValueError, '`z1`', 'floating')(lambda w: R.RDMReg(rgn(), 8)(torch.ones(4, 3, dtype=torch.long)))
+case('rdmreg_integer_features', ValueError, '`z1` must be a floating-point tensor, got dtype torch.int64')(lambda w: R.RDMReg(rgn(), 8)(torch.ones(4, 3, dtype=torch.long)))
+case('rdmreg_integer_second_view', ValueError, '`z2` must be a floating-point tensor, got dtype torch.int32')(lambda w: R.RDMReg(rgn(), 8)(z(), z().int()))
+case('rdmreg_list_features', ValueError, '`z1` must be a floating-point tensor, got list')(lambda w: R.RDMReg(rgn(), 8)(z().tolist()))
+case('rdmreg_one_dim', ValueError, '`z1` must be 2-D (batch, dim), got shape (128,)')(lambda w: R.RDMReg(rgn(), 8)(z().flatten()))
+case('sw_integer_target', ValueError, '`y` must be a floating-point tensor, got dtype torch.int64')(lambda w: R.sliced_wasserstein(z(), z().long(), torch.randn(4, 8)))
+case('sw_projections_list', ValueError, '`projections` must be a tensor of shape (N, 8), got list')(lambda w: R.sliced_wasserstein(z(), z(), [[1.] * 8]))
+case('svd_integer_features', ValueError, '`z` must be a floating-point tensor, got dtype torch.int64')(lambda w: R.svd_projections(z().long(), 4))
+case('sigreg_integer_features', ValueError, '`z` must be a floating-point tensor, got dtype torch.int64')(lambda w: R.sigreg(z().long(), torch.randn(4, 8)))
+case('vicreg_integer_features', ValueError, '`z1` must be a floating-point tensor, got dtype torch.int32')(lambda w: R.vicreg_loss(z().int(), z()))
+case('info_nce_bool_features', ValueError, '`z2` must be a floating-point tensor, got dtype torch.bool')(lambda w: R.info_nce(z(), z() > 0.5))
+case('ncl_integer_features', ValueError, '`z1` must be a floating-point tensor, got dtype torch.int64')(lambda w: R.ncl_loss(z().long(), z()))
+case('rep_relu_integer', ValueError, '`x` must be a floating-point tensor, got dtype torch.int64')(lambda w: R.rep_relu(torch.arange(4)))
 case('rdmreg_nan', ValueError, '`z1`')(lambda w: R.RDMReg(rgn(), 8)(z().masked_fill(z() > 0.9, float('nan'))))
 case('sigreg_points', ValueError, '`n_points`', '≥ 2')(lambda w: R.sigreg(z(), torch.randn(4, 8), n_points=1))
 case('sigreg_t_max', ValueError, '`t_max`', '> 0')(lambda w: R.sigreg(z(), torch.randn(4, 8), t_max=-1))
@@ -137,6 +149,10 @@ case('knn_temperature', ValueError, '`T`', 'positive')(lambda w: E.knn_accuracy(
 case('linear_probe_optimizer', ValueError, '`optimizer`', "'lbfgs'")(lambda w: E.linear_probe(feats(20, 4), y20, feats(10, 4), y10, optimizer='lbfgs'))
 case('few_shot_zero', ValueError, '`shots`', 'positive integer')(lambda w: E.few_shot_indices(y20, shots=0))
 case('evaluate_parts', ValueError, '`parts`', "'encoder', 'projector'")(lambda w: E.evaluate_features((z(), z(), torch.arange(16) % 2), (z(), z(), torch.arange(16) % 2), parts='h'))
+# ---- library: the RGN explorer ----------------------------------------------------------------------------------
+case('explorer_frame_p_zero', ValueError, '`p`', '> 0')(lambda w: X.rgn_frame(0, 0., 1.))
+case('explorer_limits_q', ValueError, '`q`', '(0, 1)')(lambda w: X.explorer_limits([1, 2], 0., 1., q=1.5))
+case('explorer_page_no_frames', ValueError, '`frames`', 'empty')(lambda w: X.explorer_html([], w/'explorer.html'))
 # ---- library: training config and checkpoints -------------------------------------------------------------------
 case('config_method', ValueError, "'method'", "did you mean 'vicreg'")(lambda w: CF.Config(method='vicrg'))
 case('config_epochs_zero', ValueError, "'epochs'", '> 0')(lambda w: CF.Config(epochs=0))
@@ -201,6 +217,8 @@ case('cli_fetch_unknown', UsageError, "'fmnist'")(lambda w: cli_error(DA.fetch_m
 # ---- pipeline: runs, evaluations, references -------------------------------------------------------------------
 case('run_missing', FileNotFoundError, 'norun', 'does not exist')(lambda w: P.run_config(w/'runs'/'g'/'norun'))
 case('run_group_missing', FileNotFoundError, 'run group')(lambda w: P.run_table('nosuch', runs_dir=w/'runs'))
+case('run_table_path_missing', FileNotFoundError, "no run or run group 'results/runs/tab9'", 'tried', '/runs/results/runs/tab9 and results/runs/tab9')(
+    lambda w: P.run_table('results/runs/tab9', runs_dir=w/'runs'))
 case('run_checkpoint_missing', FileNotFoundError, 'epoch_0009.pt', "it has ['last.pt'")(lambda w: P.load_run(RUN(w), checkpoint='epoch_0009.pt'))
 case('eval_group_named_evals', ValueError, "cannot be named 'evals'")(lambda w: P.eval_file(w/'runs'/'evals'/'x'))
 case('eval_unknown_recipe_key', ValueError, "unknown probe recipe keys ['l3']")(lambda w: P.evaluate_run(RUN(w), l3=1))
