@@ -12,12 +12,12 @@ import torch
 import matplotlib, matplotlib.path, matplotlib.lines, matplotlib.colors
 import matplotlib.pyplot as plt
 import seaborn as sns
-from .core import write_atomic
 
 # %% auto #0
-__all__ = ['DPI', 'SWEEP_MARKERS', 'set_style', 'save_fig', 'to_markdown', 'save_table', 'to_builtin', 'save_metrics', 'versions',
-           'lp_unit_circle', 'ks_distance', 'rgn_frame', 'explorer_html', 'star4', 'sweep_style', 'sweep_scatter',
-           'sweep_handles', 'reference_lines']
+__all__ = ['DPI', 'SWEEP_MARKERS', 'DATASET_LABELS', 'set_style', 'save_fig', 'to_markdown', 'save_table', 'to_builtin',
+           'save_metrics', 'versions', 'cpu_label', 'lp_unit_circle', 'ks_distance', 'star4', 'sweep_style',
+           'sweep_scatter', 'sweep_handles', 'reference_lines', 'spread_dots', 'encoder_label', 'runs_caption',
+           'label_points']
 
 # %% ../nbs/11_plots.ipynb #def3f8e1
 DPI = 150
@@ -128,6 +128,18 @@ def versions(device=None) -> dict:
     return dict(python=platform.python_version(), torch=torch.__version__, numpy=np.__version__,
                 rlpjepa=rlpjepa.__version__, device=str(device), device_name=name)
 
+def cpu_label() -> str:
+    "The CPU in a few words: 'AMD EPYC (family 25, model 17), 2 cores' from /proc/cpuinfo (else platform's name); results are bit-identical only on one CPU type."
+    info, cores = {}, os.cpu_count()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            k, _, v = line.partition(':')
+            info.setdefault(k.strip(), v.strip())
+    except OSError: pass
+    name = info.get('model name') or platform.processor() or platform.machine()
+    fam = f" (family {info['cpu family']}, model {info['model']})" if 'cpu family' in info and 'model' in info else ''
+    return f"{name}{fam}, {cores} cores"
+
 # %% ../nbs/11_plots.ipynb #fefaae04
 def lp_unit_circle(p:float, # ℓp exponent, > 0
                    n:int=721): # number of points (the curve is closed: first == last)
@@ -150,78 +162,6 @@ def ks_distance(x:torch.Tensor, # 1-D sample
     below = torch.nextafter(v, torch.full_like(v, -math.inf))
     Fr, Fl = torch.as_tensor(cdf(v)).double(), torch.as_tensor(cdf(below)).double()
     return torch.maximum((fr - Fr).abs(), (fl - Fl).abs()).amax(-1)
-
-# %% ../nbs/11_plots.ipynb #f27e0ac1
-def rgn_frame(p:float, mu:float, sigma:float, n:int=20000, seed:int=0, n_show:int=600):
-    "One explorer view of RGN_p(μ, σ): (figure, numbers) with the closed-form ℓ0, mean, variance and their Monte Carlo estimates."
-    from rlpjepa.distributions import RectifiedGeneralizedGaussian
-    d = RectifiedGeneralizedGaussian(torch.tensor(float(p), dtype=torch.float64), torch.tensor(float(mu), dtype=torch.float64),
-                                     torch.tensor(float(sigma), dtype=torch.float64))
-    s = d.sample((n, 2), generator=torch.Generator().manual_seed(seed))
-    l0, mean, var = float(d.nonzero_fraction), float(d.mean), float(d.variance)
-    num = dict(p=float(p), mu=float(mu), sigma=float(sigma), l0=l0, mean=mean, variance=var, l0_mc=float((s[:, 0] > 0).double().mean()),
-               mean_mc=float(s[:, 0].mean()), variance_mc=float(s[:, 0].var()),
-               m4_mc=float((s[:, 0] - s[:, 0].mean()).pow(4).mean()), n=n)     # 4th central moment: the variance's standard error
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4), layout='constrained')
-    hi = max(float(s[:, 0].quantile(0.995)), 1e-3) * 1.1
-    x = torch.linspace(hi / 400, hi, 400, dtype=torch.float64)
-    pos = s[:, 0][s[:, 0] > 0].numpy()
-    if len(pos): a1.hist(pos, bins=60, range=(0, hi), weights=np.full(len(pos), 1 / (n * hi / 60)), color='0.85', label='samples (> 0)')
-    a1.plot(x, d.log_prob(x).exp(), color=sns.color_palette('colorblind')[0], label='density on (0, ∞)')
-    a1.vlines(0, 0, 1 - l0, color=sns.color_palette('colorblind')[3], lw=3, label=f'atom at 0: {1 - l0:.3f}')
-    a1.set(xlabel='x', ylabel='density / mass', xlim=(-hi / 30, hi),
-           title=f'RGN$_{{{p:g}}}$(μ={mu:g}, σ={sigma:g}): ℓ0 = {l0:.3f}, mean {mean:.3f}, var {var:.3f}')
-    a1.legend(fontsize=7)
-    cx, cy = lp_unit_circle(float(p))
-    a2.plot(cx, cy, color='0.3', lw=1, label=f'unit ℓ{p:g} ball')
-    sh = s[:n_show].numpy()
-    a2.scatter(sh[:, 0], sh[:, 1], s=4, alpha=0.5, color=sns.color_palette('colorblind')[0], label='2-D samples')
-    lim = max(1.2, float(np.quantile(sh, 0.99)) * 1.1)
-    a2.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect='equal', xlabel='$z_1$', ylabel='$z_2$',
-           title=f'{100 * float(((sh > 0).all(1)).mean()):.0f} % of samples have both coordinates > 0')
-    a2.legend(fontsize=7, loc='lower left')
-    return fig, num
-
-def explorer_html(frames, path, title:str='Rectified generalized Gaussian explorer') -> Path:
-    "Write `frames` (a list of (numbers dict with p, mu, sigma, PNG bytes)) as one self-contained HTML page with a slider per parameter."
-    import base64, html
-    if not frames: raise ValueError("`frames` is empty")
-    keys = ('p', 'mu', 'sigma')
-    for num, png in frames:
-        missing = [k for k in keys if k not in num]
-        if missing: raise ValueError(f"every frame needs {keys}; one lacks {missing}")
-        if not (isinstance(png, bytes) and png[:8] == b'\x89PNG\r\n\x1a\n'): raise ValueError("every frame needs PNG bytes")
-    grid = {k: sorted({float(n[k]) for n, _ in frames}) for k in keys}
-    have = {tuple(float(n[k]) for k in keys) for n, _ in frames}
-    full = {(a, b, c) for a in grid['p'] for b in grid['mu'] for c in grid['sigma']}
-    if have != full: raise ValueError(f"`frames` must cover the full grid of p × μ × σ values; {len(full - have)} combinations are missing")
-    key = lambda n: '|'.join(f"{float(n[k]):g}" for k in keys)
-    imgs = {key(n): 'data:image/png;base64,' + base64.b64encode(png).decode() for n, png in frames}
-    nums = {key(n): {k: round(v, 6) if isinstance(v, float) else v for k, v in n.items()} for n, _ in frames}
-    label = dict(p='p', mu='μ', sigma='σ')
-    sliders = ''.join(f'<label>{label[k]} <input type="range" id="{k}" min="0" max="{len(v) - 1}" step="1" value="{len(v) // 2}"> '
-                      f'<span id="{k}v"></span></label>' for k, v in grid.items())
-    page = f'''<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:1.5em}} label{{margin-right:2em}} #num{{font-family:monospace;margin:.8em 0}}</style></head>
-<body><h2>{html.escape(title)}</h2>
-<p>RGN<sub>p</sub>(μ, σ) = ReLU(GN<sub>p</sub>(μ, σ)): the density on (0, ∞), the atom at 0 and 2-D samples in the unit ℓ<sub>p</sub> ball.
-Closed forms beside Monte Carlo estimates. Self-contained: no kernel, no network.</p>
-<div>{sliders}</div><div id="num"></div><img id="frame" alt="explorer frame" style="max-width:100%">
-<script>
-const GRID = {json.dumps(grid)}, IMGS = {json.dumps(imgs)}, NUMS = {json.dumps(nums)};
-const fmt = v => String(Number(v.toPrecision(6)));
-function show() {{
-  const k = ['p', 'mu', 'sigma'].map(n => {{ const v = GRID[n][document.getElementById(n).value]; document.getElementById(n + 'v').textContent = fmt(v); return fmt(v); }}).join('|');
-  document.getElementById('frame').src = IMGS[k];
-  const m = NUMS[k];
-  document.getElementById('num').textContent = `ℓ0 = Φ(μ/σ) = ${{m.l0.toFixed(4)}} (samples ${{m.l0_mc.toFixed(4)}}), mean ${{m.mean.toFixed(4)}} (${{m.mean_mc.toFixed(4)}}), variance ${{m.variance.toFixed(4)}} (${{m.variance_mc.toFixed(4)}}), n = ${{m.n}}`;
-}}
-for (const n of ['p', 'mu', 'sigma']) document.getElementById(n).addEventListener('input', show);
-show();
-</script></body></html>
-'''
-    return write_atomic(path, page)
 
 # %% ../nbs/11_plots.ipynb #52e5105a
 def star4(inner:float) -> matplotlib.path.Path:
@@ -266,3 +206,62 @@ def reference_lines(ax, refs:pd.DataFrame, metric:str, vertical:bool=False, colo
         span(rnd.min(), rnd.max(), color=color, alpha=0.18, lw=0, zorder=0, label=f'random init ({len(rnd)} seeds)' if labels else None)
         line(rnd.mean(), color=color, ls='--', lw=1, zorder=1)
     if len(raw): line(raw.mean(), color=color, ls=':', lw=1.2, zorder=1, label='raw pixels' if labels else None)
+
+# %% ../nbs/11_plots.ipynb #e148097b
+def spread_dots(ax, x, values, spread:float, color=None, label:str|None=None, fmt:str='{:.1f}', marker:str='o',
+                text:bool=True, **kw):
+    "Points `values` at positions `x` with error bars of ± `spread`/2 (overlapping bars: not resolved at this scale) and their values written beside."
+    x, v = np.asarray(x, float), np.asarray(values, float)
+    if x.shape != v.shape or x.ndim != 1: raise ValueError(f"`x` and `values` must be 1-D of one length, got {x.shape} and {v.shape}")
+    if not (np.isfinite(spread) and spread >= 0): raise ValueError(f"`spread` must be a finite number ≥ 0, got {spread!r}")
+    bars = ax.errorbar(x, v, yerr=spread / 2, fmt=marker, color=color, ms=6, capsize=3, lw=1.2, label=label, zorder=4, **kw)
+    if text:
+        for xi, vi in zip(x, v):
+            ax.annotate(fmt.format(vi), (xi, vi), xytext=(6, 0), textcoords='offset points', va='center', fontsize=7, color=color)
+    return bars
+
+DATASET_LABELS = dict(fashion_mnist='Fashion-MNIST', cifar10='CIFAR-10', cifar100='CIFAR-100', imagenet100='ImageNet-100',
+                      digits='digits (8×8)', dtd='DTD', flowers102='Flowers-102', food101='Food-101', pets='Pets')
+
+def encoder_label(backbone:str, width=None, pool=None) -> str:
+    "'LeNet-GAP w32', 'small ResNet w8', 'ResNet-18': an encoder's architecture in a few words."
+    name = dict(lenet='LeNet-GAP' if pool else 'LeNet', small_resnet='small ResNet', resnet18='ResNet-18',
+                resnet50='ResNet-50').get(backbone, backbone)
+    return f'{name} w{int(width)}' if width and backbone in ('lenet', 'small_resnet') else name
+
+def runs_caption(df:pd.DataFrame, refs:pd.DataFrame|None=None) -> str:
+    "'Fashion-MNIST · encoder_a (LeNet-GAP w32) · 2 epochs' for the runs of `df` (`run_table` rows); `refs` (the references table) names the params.yaml encoder section."
+    missing = {'dataset', 'backbone', 'width', 'epochs'} - set(df)
+    if df.empty or missing: raise ValueError(f"`df` must hold run_table rows with dataset, backbone, width, epochs; missing {sorted(missing)}" if missing else "`df` is empty")
+    pool = df['pool'] if 'pool' in df else pd.Series(0, index=df.index)
+    encs = []
+    for (d, b, w, pl), _ in df.assign(pool=pool.fillna(0).astype(int)).groupby(['dataset', 'backbone', 'width', 'pool'], sort=False):
+        name = encoder_label(b, w, pl)
+        if refs is not None and 'encoder' in refs:
+            same = refs[(refs.backbone == b) & (refs.width == w) & (refs.dataset == d)]
+            if 'pool' in same: same = same[same['pool'].fillna(0).astype(int) == pl]
+            if same.encoder.nunique() == 1: name = f'{same.encoder.iloc[0]} ({name})'
+        encs.append(name)
+    data = ', '.join(DATASET_LABELS.get(d, d) for d in dict.fromkeys(df.dataset))
+    n = sorted({int(v) for v in df['train_subset'].fillna(0)}) if 'train_subset' in df else [0]
+    if len(n) == 1 and n[0]: data += f' ({n[0]:,} training images)'
+    ep = sorted({int(e) for e in df.epochs})
+    epochs = f'{ep[0]} epoch' + ('s' if ep[0] != 1 else '') if len(ep) == 1 else f"{ep[0]}–{ep[-1]} epochs"
+    return ' · '.join([data, ', '.join(encs), epochs])
+
+def label_points(ax, x, y, labels, near:float=0.04, fontsize:float=7, **kw):
+    "Write `labels` beside points (`x`, `y`) without stacking text: points closer than `near` (a fraction of each axis's range, after the limits are set) share one label 'A, B'."
+    x, y, labels = np.asarray(x, float), np.asarray(y, float), list(labels)
+    if not (len(x) == len(y) == len(labels)): raise ValueError(f"`x`, `y` and `labels` must have one length, got {len(x)}, {len(y)}, {len(labels)}")
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    u, v = (x - x0) / (x1 - x0), (y - y0) / (y1 - y0)
+    groups = []
+    for i in np.lexsort((v, u)):
+        g = next((g for g in groups if abs(u[g[0]] - u[i]) < near and abs(v[g[0]] - v[i]) < near), None)
+        (g.append(i) if g is not None else groups.append([i]))
+    out = []
+    for k, g in enumerate(groups):
+        out.append(ax.annotate(', '.join(labels[i] for i in g), (x[g].mean(), y[g].mean()), xytext=(6, 8 if k % 2 else -12),
+                               textcoords='offset points', fontsize=fontsize,
+                               bbox=dict(boxstyle='round,pad=0.15', fc='w', ec='none', alpha=0.8), **kw))
+    return out
