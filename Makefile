@@ -1,13 +1,15 @@
 # rlpjepa: the two commands a reader needs are `make repro` and `make test`; both set up .venv first.
-#   make setup        create .venv and `pip install -e ".[dev]"` (re-runs only when setup.py/settings.ini change)
+#   make setup        create .venv and `pip install -e ".[dev]"` (re-runs only when setup.py/settings.ini change);
+#                     link jupyter_server_config.py into .venv/etc/jupyter (any `jupyter lab` from .venv keeps nbs/ clean)
 #   make data         fetch the embedded default dataset (Fashion-MNIST) into data/
 #   make test         run every library notebook as a pytest test (flags: RLPJEPA_TEST_FLAGS="slow gpu")
-#   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; ~85 min on 2 cores)
+#   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; README gives the measured time)
 #   make repro PROFILE=paper   first merge params/paper.yaml into params.yaml (`rlpjepa-profile paper`), then dvc repro
 #   make repro JOBS=N  train the stale pretraining stages N at a time (DVC's experiment queue, one device each:
 #                      `rlpjepa-queue -j N`), then dvc repro (which takes them from DVC's run cache) for the rest
 #   make smoke        the whole DAG on tiny data in a temporary copy, plus Ctrl-C/SIGKILL recovery (.ci/smoke, ~8 min)
-#   make lab          JupyterLab on the tour (nbs/index.ipynb); saving cleans notebooks (nbdev's pre-save hook)
+#   make lab          JupyterLab on the tour: plain `jupyter lab nbs/index.ipynb` from .venv; opening, autosaving
+#                     or saving a notebook under nbs/ leaves its file as committed (jupyter_server_config.py's hook)
 #   make bench        run benchmarks/*.py (files starting with `_` are helpers, not run; BENCH_ARGS=...)
 #   make gpu-wheels   download into .gpu-wheels/ the test tools a GPU machine lacks (for benchmarks/gpu_check.sh)
 #   make clean-check  nbdev_clean + nbdev_export must leave tracked files unchanged (what .ci/run checks)
@@ -24,15 +26,21 @@ PYTEST_ARGS ?=
 BENCH  ?= $(sort $(wildcard benchmarks/[!_]*.py))
 BENCH_ARGS ?=
 
-.PHONY: setup data test repro smoke bench clean-check lab gpu-wheels
+.PHONY: setup data chromium test repro smoke bench clean-check lab gpu-wheels
 .DEFAULT_GOAL := test
 
-setup: $(STAMP)
+JUPYTER_CFG := $(VENV)/etc/jupyter/jupyter_server_config.py
+setup: $(STAMP) $(JUPYTER_CFG)
 
 $(STAMP): setup.py settings.ini
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e ".[dev]"
 	touch $@
+
+# .venv's Jupyter reads its etc/jupyter ahead of ~/.jupyter, with no flags and from any directory: a relative link, so
+# edits to jupyter_server_config.py apply at the next `jupyter lab`.
+$(JUPYTER_CFG): | $(STAMP)
+	mkdir -p $(@D) && ln -sfn ../../../jupyter_server_config.py $@
 
 # The embedded default dataset: Fashion-MNIST from Debian's dataset-fashion-mnist (30 MB; apt-get as root or via
 # sudo), copied and md5-checked into data/ by `rlpjepa-fetch` (which falls back to torchvision's downloader).
@@ -43,9 +51,19 @@ data: setup
 	  $$([ "$$(id -u)" -eq 0 ] || echo sudo) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist' >/dev/null; fi
 	$(RUN) rlpjepa-fetch fashion_mnist --root data
 
-# Tests that need the real data skip themselves without it, so a failed `data` step does not stop the tests.
+# Debian's Chromium for tests/test_explorer_page.py (Playwright drives it; never `playwright install`): best effort, as
+# `data` (apt-get as root or via sudo -n; ~50 s, ~360 MB), and only when /usr/bin/chromium is missing.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@if [ ! -x $(CHROMIUM) ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium (for the explorer page's browser test)"; \
+	  $$([ "$$(id -u)" -eq 0 ] || echo sudo -n) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium' >/dev/null; fi
+
+# Tests that need the real data or Chromium skip themselves without them, so a failed `data` or `chromium` step does
+# not stop the tests.
 test: setup
 	-@$(MAKE) --no-print-directory data
+	-@$(MAKE) --no-print-directory chromium
 	$(RUN) python -m pytest tests -q --durations=0 --durations-min=1 $(PYTEST_ARGS)
 
 PROFILE ?=
@@ -53,12 +71,13 @@ JOBS ?= 1
 repro: setup data
 	$(if $(PROFILE),$(RUN) rlpjepa-profile $(PROFILE) &&) $(RUN) $(if $(filter-out 1,$(JOBS)),rlpjepa-queue -j $(JOBS),dvc repro)
 
-# JupyterLab on the tour. Notebooks saved from it go through nbdev's pre-save hook (settings.ini `jupyter_hooks`),
-# so they stay as clean as `nbdev_clean` leaves them (as root, as in containers, with --allow-root). LAB_ARGS: extra
-# options (e.g. --no-browser --port 8890).
+# JupyterLab on the tour, the same as a plain `jupyter lab nbs/index.ipynb` from .venv: notebooks under nbs/ saved
+# from it go through the pre-save hook of jupyter_server_config.py (`nbdev_clean` with settings.ini's keys, outputs
+# removed; `jupyter_hooks` switches it), so their files stay byte for byte as committed (as root, as in containers,
+# with --allow-root). LAB_ARGS: extra options (e.g. --no-browser --port 8890).
 LAB_ARGS ?=
 lab: setup
-	$(RUN) jupyter lab nbs/index.ipynb --ContentsManager.pre_save_hook=nbdev.clean.clean_jupyter $$([ "$$(id -u)" -eq 0 ] && echo --allow-root) $(LAB_ARGS)
+	$(RUN) jupyter lab nbs/index.ipynb $$([ "$$(id -u)" -eq 0 ] && echo --allow-root) $(LAB_ARGS)
 
 smoke: setup data
 	bash .ci/smoke
