@@ -1,7 +1,7 @@
 """Run every library notebook as one pytest test, through nbdev's own test machinery.
 
 Which notebooks: exactly those `nbdev_test` would run -- `nbglob` over `nbs_path` (recursive, skipping
-names that start with `_` or `.`), minus folders holding a `.notest` file (so `nbs/paper/` is out).
+names that start with `_` or `.`), minus folders holding a `.notest` file (so `nbs/paper/` is out) and the tour `index.ipynb` (`test_tour.py` runs it).
 How: `nbdev.test.test_nb` with `skip_flags` = settings.ini `tst_flags`, cwd = the notebook's folder,
 `IN_TEST=1`, in this process (as `nbdev_test --n_workers 0` does).
 
@@ -32,7 +32,8 @@ _ANSI = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
 def _notebooks():
     with working_directory(ROOT):  # nbglob reads `recursive` from the settings.ini found from cwd
         files = nbglob(NBS, as_path=True)
-    return [f.resolve() for f in sorted(files) if not (f.parent/'.notest').exists()]  # as nbdev_test's _keep_file
+    # as nbdev_test's _keep_file; the tour runs on the real data in tests/test_tour.py (and through JupyterLab in test_lab.py)
+    return [f.resolve() for f in sorted(files) if not (f.parent/'.notest').exists() and f.name != 'index.ipynb']
 
 NOTEBOOKS = _notebooks()
 
