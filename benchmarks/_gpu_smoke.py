@@ -29,7 +29,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     import torch, yaml
     from rlpjepa.data import load_dataset
-    from rlpjepa.pipeline import apply_profile
+    from rlpjepa.orchestrate import apply_profile
     from rlpjepa.config import load_config
     import rlpjepa.train as T
     root = Path(a.root)

@@ -1,7 +1,7 @@
 """Seconds per epoch of Rectified LpJEPA pretraining: rlpjepa's training loop vs a solo-learn style reference loop.
 
-Both loops train the same model (rlpjepa.train.build_method: ResNet-18 with the CIFAR stem + rectified MLP
-projector, seeded alike so they start from the same weights) with the same optimizer (rlpjepa.train.build_optimizer:
+Both loops train the same model (rlpjepa.methods.build_method: ResNet-18 with the CIFAR stem + rectified MLP
+projector, seeded alike so they start from the same weights) with the same optimizer (rlpjepa.optim.build_optimizer:
 LARS), the same batch size and epoch length, bf16 autocast, on synthetic CIFAR-size data (uint8 3×32×32, 2 views):
 
 * ours: `rlpjepa.train.pretrain` itself (in-memory uint8 batches, batched 'cifar' augmentation on the device,
@@ -24,8 +24,12 @@ import torch
 import torch.nn.functional as F
 import torchvision.transforms as T
 from PIL import Image
-from rlpjepa.data import ImageData, PRESETS
-from rlpjepa.train import Config, pretrain, build_method, build_optimizer, make_target
+from rlpjepa.data import ImageData
+from rlpjepa.augment import PRESETS
+from rlpjepa.config import Config
+from rlpjepa.methods import build_method, make_target
+from rlpjepa.optim import build_optimizer
+from rlpjepa.train import pretrain
 
 CIFAR_MEAN, CIFAR_STD = PRESETS['cifar']['mean'], PRESETS['cifar']['std']     # the 'cifar' preset's normalisation
 DEFAULTS = dict(cuda=dict(images=50_000, width=64, batch_size=256, proj_dim=2048, num_projections=8192,

@@ -1,7 +1,7 @@
 """Seconds per pretraining step of the profile's encoders on this machine: fp32 against bf16 autocast, channels_last
 and torch.compile, measured side by side (interleaved rounds, medians), with the ratio to fp32 of the same run.
 
-What it times: one full step of `rlpjepa.train` — two augmented views of a 256-image uint8 batch (rlpjepa.data.Augment),
+What it times: one full step of `rlpjepa.train` — two augmented views of a 256-image uint8 batch (rlpjepa.augment.Augment),
 encoder + projector forward, the method's loss (Rectified LpJEPA, N = params.yaml's num_projections), the online
 probes, backward, LARS — for each encoder of params.yaml (`encoder_a`, `encoder_b`). `torch.compile` compiles the
 model (as `compile=true` does); its one-off compile time is printed separately and is paid by every training stage.
@@ -13,8 +13,11 @@ import argparse, platform, statistics, time
 import torch
 import yaml
 from rlpjepa import models as M
-from rlpjepa.data import Augment
-from rlpjepa.train import Config, build_method, build_optimizer, make_backbone, _Trainee
+from rlpjepa.augment import Augment
+from rlpjepa.config import Config
+from rlpjepa.methods import build_method, make_backbone
+from rlpjepa.optim import build_optimizer
+from rlpjepa.train import _Trainee
 
 VARIANTS = {'fp32': dict(bf16=False, cl=False), 'fp32 + channels_last': dict(bf16=False, cl=True),
             'bf16 autocast': dict(bf16=True, cl=False), 'bf16 + channels_last': dict(bf16=True, cl=True)}

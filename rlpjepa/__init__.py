@@ -17,7 +17,7 @@ _LAZY = {   # top-level name -> the rlpjepa submodule that defines it
     **dict.fromkeys(['l0_sparsity', 'l1_sparsity', 'renyi_entropy', 'nhsic'], 'metrics'),
     **dict.fromkeys(['extract_features', 'evaluate_features'], 'evaluate'),
     'pretrain': 'train',
-    'load_run': 'pipeline',
+    'load_run': 'runs',
 }
 __all__ = list(_LAZY)
 

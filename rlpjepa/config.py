@@ -25,7 +25,7 @@ class Config:
     out: str = 'runs/pretrain' # the run's output folder: ckpt/, config.yaml, metrics.json, dvclive/
     train_subset: int = 0 # use only the first n training images (0: all)
     val_subset: int = 0 # use only the first n validation images (0: all)
-    augment: str|None = None # Augment/EvalTransform preset; None: the dataset's (`PRESET_OF`)
+    augment: str|None = None # Augment/EvalTransform preset; None: the dataset's (`rlpjepa.augment.PRESET_OF`)
     image_size: int|None = None # augmented image side in pixels; None: the preset's
     backbone: str = 'small_resnet' # encoder, one of `rlpjepa.models.BACKBONES`
     width: int = 16 # encoder width ('small_resnet', 'lenet'; 64 for torchvision ResNets)
@@ -55,7 +55,7 @@ class Config:
     temperature: float = 0.2 # SimCLR/NCL temperature, > 0
     non_neg: str|None = None # NVICReg/NCL only: 'relu' or 'rep_relu'; None: the method's (NVICReg relu, NCL rep_relu)
     optimizer: str = 'lars' # 'lars' or 'adamw'
-    lr: float|None = None # base learning rate before the batch scaling; None: the method's (`rlpjepa.train.LARS_LR`; AdamW 5e-4)
+    lr: float|None = None # base learning rate before the batch scaling; None: the method's (`rlpjepa.optim.LARS_LR`; AdamW 5e-4)
     classifier_lr: float|None = None # learning rate of the online probes; None: 0.1 (LARS), 5e-3 (AdamW)
     scale_lr: bool = True # multiply both learning rates by (global batch)/256
     weight_decay: float = 1e-4 # weight decay of the ≥ 2-D weights (not of biases, BN parameters or probes)
@@ -213,7 +213,7 @@ RUN_KEYS = frozenset({'out', 'resume', 'overwrite', 'max_steps', 'progress', 'dv
                       'eval_every', 'eval_batch_size', 'device', 'compile', 'root', 'partial_dir'})
 
 def fingerprint(cfg:Config, # the run's settings (its `RUN_KEYS` are left out)
-                resolved:dict|None=None, # the settings the run resolved from `cfg` (`rlpjepa.train.resolve`), hashed too
+                resolved:dict|None=None, # the settings the run resolved from `cfg` (`rlpjepa.methods.resolve`), hashed too
                ) -> str:
     "16 hex digits of SHA-256 over the keys of `cfg` that change the weights (all but `RUN_KEYS`) and the `resolved` settings."
     d = {k: v for k, v in cfg.to_dict().items() if k not in RUN_KEYS}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1a2ce3ec
 from __future__ import annotations
-import os, pickle, random, shutil, socket, traceback
+import json, os, pickle, random, shutil, socket, traceback
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,8 +12,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 # %% auto #0
-__all__ = ['as_tensor', 'check_positive', 'check_finite', 'broadcast_params', 'write_atomic', 'seed_everything', 'is_dist',
-           'rank_world', 'gather', 'broadcast_int', 'run_distributed']
+__all__ = ['as_tensor', 'check_positive', 'check_finite', 'broadcast_params', 'write_atomic', 'write_json', 'seed_everything',
+           'is_dist', 'rank_world', 'gather', 'broadcast_int', 'run_distributed']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 def as_tensor(x, # a number, a sequence of numbers or a tensor
@@ -71,6 +71,12 @@ def write_atomic(path, # the file to write (str or Path); its folders are create
         tmp.unlink(missing_ok=True)
         raise OSError(f"could not write {path} ({e}); {shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on its disk") from None
     return path
+
+def write_json(obj, # JSON-able (numpy and torch scalars are written as floats)
+               path, # the file; its folders are created
+              ) -> Path:
+    "Write `obj` as JSON to `path` atomically (a temporary file, then `os.replace`)."
+    return write_atomic(path, json.dumps(obj, indent=1, default=float))
 
 # %% ../nbs/00_core.ipynb #8aa2ebc0
 def seed_everything(seed:int, # seed of python's `random`, numpy (mod 2³²), torch's CPU and CUDA RNGs, and the returned generator

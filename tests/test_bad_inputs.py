@@ -14,16 +14,22 @@ from pathlib import Path
 import pytest
 import torch
 
+import rlpjepa.augment as AU
 import rlpjepa.checkpoint as CK
 import rlpjepa.config as CF
+import rlpjepa.core as CO
 import rlpjepa.data as DA
+import rlpjepa.distributed as DI
 import rlpjepa.distributions as D
 import rlpjepa.evaluate as E
 import rlpjepa.explorer as X
+import rlpjepa.fetch as FE
 import rlpjepa.metrics as M
 import rlpjepa.models as MO
-import rlpjepa.pipeline as P
+import rlpjepa.offline as OF
+import rlpjepa.orchestrate as OR
 import rlpjepa.regularizers as R
+import rlpjepa.runs as RU
 import rlpjepa.train as T
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +55,7 @@ def work(tmp_path_factory):
     torch.manual_seed(0)
     T.pretrain(dict(TINY, out=str(w/'runs'/'g'/'a')))
     (w/'probe.yaml').write_text("probe: {l2: 0.001, max_iter: 200, tol: 3.0e-4, knn_k: 5, knn_t: 0.07}\n")
-    P.eval_cli([str(w/'runs'/'g'/'a'), '--params', str(w/'probe.yaml')])
+    OF.eval_cli([str(w/'runs'/'g'/'a'), '--params', str(w/'probe.yaml')])
     (w/'params.yaml').write_text((ROOT/'params.yaml').read_text())
     (w/'refs').mkdir(); (w/'refs'/'references.csv').write_text('encoder,reference\nencoder_a,raw pixels\n')
     (w/'notidx.bin').write_bytes(b'hello world, not an idx file')
@@ -130,9 +136,9 @@ case('idx_not_idx', ValueError, 'notidx.bin', 'not an idx file')(lambda w: DA.re
 case('dataset_unknown', ValueError, "'fmnist'", 'fashion_mnist')(lambda w: DA.load_dataset('fmnist'))
 case('dataset_split', ValueError, '`split`', "'valid'")(lambda w: DA.load_dataset('fashion_mnist', 'valid'))
 case('dataset_missing_root', FileNotFoundError, 'nodata', 'rlpjepa-fetch')(lambda w: DA.load_dataset('fashion_mnist', 'train', w/'nodata'))
-case('augment_preset', ValueError, "'imagenet1k'", 'cifar')(lambda w: DA.Augment('imagenet1k', 32))
-case('augment_size_zero', ValueError, '`size`', 'positive int')(lambda w: DA.Augment('cifar', 0))
-case('eval_transform_size', ValueError, '`size`', 'positive int')(lambda w: DA.EvalTransform('cifar', -3))
+case('augment_preset', ValueError, "'imagenet1k'", 'cifar')(lambda w: AU.Augment('imagenet1k', 32))
+case('augment_size_zero', ValueError, '`size`', 'positive int')(lambda w: AU.Augment('cifar', 0))
+case('eval_transform_size', ValueError, '`size`', 'positive int')(lambda w: AU.EvalTransform('cifar', -3))
 case('num_batches_zero', ValueError, '`batch_size`', 'positive int')(lambda w: DA.num_batches(10, 0))
 # ---- library: models --------------------------------------------------------------------------------------------
 case('backbone_unknown', ValueError, "'resnet1000'", "did you mean 'resnet50'")(lambda w: MO.backbone('resnet1000'))
@@ -166,8 +172,8 @@ case('config_precision', ValueError, "'precision'", "'fp16'")(lambda w: CF.Confi
 case('config_mu_inf', ValueError, "'mu'", 'finite')(lambda w: CF.Config(mu=float('inf')))
 case('config_nproc_zero', ValueError, "'nproc_per_node'", '> 0')(lambda w: CF.Config(nproc_per_node=0))
 case('config_svd_batch', ValueError, "'svd_batch'", "did you mean 'local'")(lambda w: CF.Config(svd_batch='locl'))
-case('devices_more_than_pool', ValueError, '3 device(s) wanted', 'the pool has 2')(lambda w: T.claim_devices(3, pool=[0, 1], lock_dir=w/'locks'))
-case('queue_jobs_zero', UsageError, '`jobs` must be a positive int')(lambda w: cli_error(P.queue_cli, ['-j', '0']))
+case('devices_more_than_pool', ValueError, '3 device(s) wanted', 'the pool has 2')(lambda w: DI.claim_devices(3, pool=[0, 1], lock_dir=w/'locks'))
+case('queue_jobs_zero', UsageError, '`jobs` must be a positive int')(lambda w: cli_error(OR.queue_cli, ['-j', '0']))
 case('override_no_equals', ValueError, "'lr'", 'key=value')(lambda w: CF.parse_overrides(['lr']))
 case('override_bad_yaml', ValueError, "'lr=[1'", 'not valid YAML')(lambda w: CF.parse_overrides(['lr=[1']))
 case('params_missing', FileNotFoundError, 'missing.yaml', 'does not exist')(lambda w: CF.load_config(w/'missing.yaml'))
@@ -178,8 +184,8 @@ def _corrupt_copy(w):
     shutil.rmtree(dst.parent, ignore_errors=True); shutil.copytree(RUN(w), dst)
     f = dst/'ckpt'/'last.pt'; b = bytearray(f.read_bytes()); b[len(b) // 2:len(b) // 2 + 64] = bytes(64); f.write_bytes(bytes(b))
 case('checkpoint_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: CK.load_checkpoint(w/'runs'/'c'/'a'/'ckpt'/'last.pt'))
-case('load_run_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: P.load_run(w/'runs'/'c'/'a'))
-case('evaluate_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: P.evaluate_run(w/'runs'/'c'/'a', cache=False))
+case('load_run_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: RU.load_run(w/'runs'/'c'/'a'))
+case('evaluate_corrupt', ValueError, 'last.pt', 'corrupt', setup=_corrupt_copy)(lambda w: OF.evaluate_run(w/'runs'/'c'/'a', cache=False))
 case('checkpoint_missing', FileNotFoundError, 'nope.pt', 'does not exist')(lambda w: CK.load_checkpoint(w/'nope.pt'))
 case('finished_run_fresh_start', ValueError, 'holds a finished run', 'overwrite=true')(
     lambda w: T.pretrain(dict(TINY, out=str(RUN(w)), resume='never')))
@@ -190,60 +196,60 @@ if not torch.cuda.is_available():
     case('device_cuda_without_gpu', ValueError, "'device' is 'cuda'", 'no usable CUDA GPU', 'device=auto')(
         lambda w: T.pretrain(dict(TINY, out=str(w/'new'), device='cuda')))
 # ---- console scripts -------------------------------------------------------------------------------------------
-def pretrain_cli(w, *args): return cli_error(T.main, ['--params', w/'params.yaml', '--section', 'pretrain', *args])
+def pretrain_cli(w, *args): return cli_error(T.train_cli, ['--params', w/'params.yaml', '--section', 'pretrain', *args])
 case('cli_pretrain_unknown_key', UsageError, "unknown config key 'ephocs'", "did you mean 'epochs'")(lambda w: pretrain_cli(w, 'ephocs=3'))
 case('cli_pretrain_bad_value', UsageError, "config key 'epochs' must be int", "'three'")(lambda w: pretrain_cli(w, 'epochs=three'))
-case('cli_pretrain_params_missing', UsageError, 'missing.yaml', 'does not exist')(lambda w: cli_error(T.main, ['--params', w/'missing.yaml']))
-case('cli_pretrain_section_missing', UsageError, "section 'pretrian' not found")(lambda w: cli_error(T.main, ['--params', w/'params.yaml', '--section', 'pretrian']))
+case('cli_pretrain_params_missing', UsageError, 'missing.yaml', 'does not exist')(lambda w: cli_error(T.train_cli, ['--params', w/'missing.yaml']))
+case('cli_pretrain_section_missing', UsageError, "section 'pretrian' not found")(lambda w: cli_error(T.train_cli, ['--params', w/'params.yaml', '--section', 'pretrian']))
 case('cli_pretrain_finished_run', UsageError, 'holds a finished run', 'overwrite=true')(
-    lambda w: cli_error(T.main, [*[f'{k}={v}' for k, v in TINY.items()], f'out={RUN(w)}', 'resume=never']))
-case('cli_eval_params_missing', UsageError, 'params file', 'missing.yaml')(lambda w: cli_error(P.eval_cli, [RUN(w), '--params', w/'missing.yaml']))
+    lambda w: cli_error(T.train_cli, [*[f'{k}={v}' for k, v in TINY.items()], f'out={RUN(w)}', 'resume=never']))
+case('cli_eval_params_missing', UsageError, 'params file', 'missing.yaml')(lambda w: cli_error(OF.eval_cli, [RUN(w), '--params', w/'missing.yaml']))
 def _write(name, text): return lambda w: (w/name).write_text(text)
 case('cli_eval_unknown_probe_key', UsageError, "unknown keys ['knn']", setup=_write('badprobe.yaml', 'probe: {knn: 5}\n'))(
-    lambda w: cli_error(P.eval_cli, [RUN(w), '--params', w/'badprobe.yaml']))
-case('cli_eval_group_unknown', UsageError, "no runs of group 'tab9'", 'its groups are')(lambda w: cli_error(P.eval_cli, ['--group', 'tab9', '--params', w/'params.yaml']))
-case('cli_eval_runs_and_group', UsageError, 'not both')(lambda w: cli_error(P.eval_cli, [RUN(w), '--group', 'tab1', '--params', w/'probe.yaml']))
-case('cli_eval_run_missing', UsageError, 'run folder', 'does not exist')(lambda w: cli_error(P.eval_cli, [w/'runs'/'g'/'nosuch', '--params', w/'probe.yaml']))
-case('cli_paper_params_missing', UsageError, 'missing.yaml', 'does not exist')(lambda w: cli_error(P.paper_cli, ['fig1', '--params', w/'missing.yaml']))
+    lambda w: cli_error(OF.eval_cli, [RUN(w), '--params', w/'badprobe.yaml']))
+case('cli_eval_group_unknown', UsageError, "no runs of group 'tab9'", 'its groups are')(lambda w: cli_error(OF.eval_cli, ['--group', 'tab9', '--params', w/'params.yaml']))
+case('cli_eval_runs_and_group', UsageError, 'not both')(lambda w: cli_error(OF.eval_cli, [RUN(w), '--group', 'tab1', '--params', w/'probe.yaml']))
+case('cli_eval_run_missing', UsageError, 'run folder', 'does not exist')(lambda w: cli_error(OF.eval_cli, [w/'runs'/'g'/'nosuch', '--params', w/'probe.yaml']))
+case('cli_paper_params_missing', UsageError, 'missing.yaml', 'does not exist')(lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'missing.yaml']))
 case('cli_paper_section_misspelt', UsageError, "no section 'fig1'", "'fig_1'", setup=_write('p1.yaml', 'fig_1: {mu: 0.0}\n'))(
-    lambda w: cli_error(P.paper_cli, ['fig1', '--params', w/'p1.yaml']))
+    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'p1.yaml']))
 case('cli_paper_unknown_key', UsageError, "'n_sample' is not a parameter", "did you mean 'n_samples'", setup=_write('p2.yaml', 'fig1: {n_sample: 100}\n'))(
-    lambda w: cli_error(P.paper_cli, ['fig1', '--params', w/'p2.yaml']))
+    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'p2.yaml']))
 case('cli_paper_wrong_type', UsageError, "'n_samples' must be", "'abc'", setup=_write('p3.yaml', 'fig1: {n_samples: abc}\n'))(
-    lambda w: cli_error(P.paper_cli, ['fig1', '--params', w/'p3.yaml']))
-case('cli_references_params_missing', UsageError, 'missing.yaml')(lambda w: cli_error(P.references_cli, ['--params', w/'missing.yaml', '--out', w/'refs2']))
-case('cli_profile_unknown', UsageError, 'nosuchprofile')(lambda w: cli_error(P.profile_cli, ['nosuchprofile', '--params', w/'params.yaml']))
-case('cli_fetch_unknown', UsageError, "'fmnist'")(lambda w: cli_error(DA.fetch_main, ['fmnist', '--root', w/'data']))
-# ---- pipeline: runs, evaluations, references -------------------------------------------------------------------
-case('run_missing', FileNotFoundError, 'norun', 'does not exist')(lambda w: P.run_config(w/'runs'/'g'/'norun'))
-case('run_group_missing', FileNotFoundError, 'run group')(lambda w: P.run_table('nosuch', runs_dir=w/'runs'))
+    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'p3.yaml']))
+case('cli_references_params_missing', UsageError, 'missing.yaml')(lambda w: cli_error(OF.references_cli, ['--params', w/'missing.yaml', '--out', w/'refs2']))
+case('cli_profile_unknown', UsageError, 'nosuchprofile')(lambda w: cli_error(OR.profile_cli, ['nosuchprofile', '--params', w/'params.yaml']))
+case('cli_fetch_unknown', UsageError, "'fmnist'")(lambda w: cli_error(FE.fetch_cli, ['fmnist', '--root', w/'data']))
+# ---- runs, evaluations, references (rlpjepa.runs, rlpjepa.offline) ---------------------------------------------
+case('run_missing', FileNotFoundError, 'norun', 'does not exist')(lambda w: RU.run_config(w/'runs'/'g'/'norun'))
+case('run_group_missing', FileNotFoundError, 'run group')(lambda w: RU.run_table('nosuch', runs_dir=w/'runs'))
 case('run_table_path_missing', FileNotFoundError, "no run or run group 'results/runs/tab9'", 'tried', '/runs/results/runs/tab9 and results/runs/tab9')(
-    lambda w: P.run_table('results/runs/tab9', runs_dir=w/'runs'))
-case('run_checkpoint_missing', FileNotFoundError, 'epoch_0009.pt', "it has ['last.pt'")(lambda w: P.load_run(RUN(w), checkpoint='epoch_0009.pt'))
-case('eval_group_named_evals', ValueError, "cannot be named 'evals'")(lambda w: P.eval_file(w/'runs'/'evals'/'x'))
-case('eval_unknown_recipe_key', ValueError, "unknown probe recipe keys ['l3']")(lambda w: P.evaluate_run(RUN(w), l3=1))
-case('target_l0_sigma', ValueError, '`sigma`', "'foo'")(lambda w: P.target_l0(1, 0, sigma='foo'))
-case('references_missing', FileNotFoundError, 'references.csv', 'dvc repro references')(lambda w: P.read_references(w/'norefs'))
-case('group_runs_unknown', KeyError, "no runs of group 'tab9'")(lambda w: P.group_runs(w/'params.yaml', 'tab9'))
+    lambda w: RU.run_table('results/runs/tab9', runs_dir=w/'runs'))
+case('run_checkpoint_missing', FileNotFoundError, 'epoch_0009.pt', "it has ['last.pt'")(lambda w: RU.load_run(RUN(w), checkpoint='epoch_0009.pt'))
+case('eval_group_named_evals', ValueError, "cannot be named 'evals'")(lambda w: RU.eval_file(w/'runs'/'evals'/'x'))
+case('eval_unknown_recipe_key', ValueError, "unknown probe recipe keys ['l3']")(lambda w: OF.evaluate_run(RUN(w), l3=1))
+case('target_l0_sigma', ValueError, '`sigma`', "'foo'")(lambda w: RU.target_l0(1, 0, sigma='foo'))
+case('references_missing', FileNotFoundError, 'references.csv', 'dvc repro references')(lambda w: OF.read_references(w/'norefs'))
+case('group_runs_unknown', KeyError, "no runs of group 'tab9'")(lambda w: OF.group_runs(w/'params.yaml', 'tab9'))
 
 def _unfinished(w):
     d = w/'runs'/'u'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d); (d/'metrics.json').unlink()
-case('run_unfinished', FileNotFoundError, 'unfinished', 'no metrics.json', setup=_unfinished)(lambda w: P.run_table('u', runs_dir=w/'runs'))
+case('run_unfinished', FileNotFoundError, 'unfinished', 'no metrics.json', setup=_unfinished)(lambda w: RU.run_table('u', runs_dir=w/'runs'))
 
 def _half_written(w):
     d = w/'runs'/'h'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d); (d/'metrics.json').write_text('{"step": 8, "enc')
-case('metrics_half_written', ValueError, 'metrics.json', 'not valid JSON', setup=_half_written)(lambda w: P.run_table('h', runs_dir=w/'runs', offline=False))
+case('metrics_half_written', ValueError, 'metrics.json', 'not valid JSON', setup=_half_written)(lambda w: RU.run_table('h', runs_dir=w/'runs', offline=False))
 
 def _mixed(w):
     d = w/'runs'/'m'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d)
     (d/'config.yaml').write_text((d/'config.yaml').read_text().replace('seed: 0', 'seed: 5'))
-case('run_mixes_two_runs', ValueError, 'mixes two runs', setup=_mixed)(lambda w: P.run_config(w/'runs'/'m'/'a'))
+case('run_mixes_two_runs', ValueError, 'mixes two runs', setup=_mixed)(lambda w: RU.run_config(w/'runs'/'m'/'a'))
 
 def _stale(w):
     d = w/'runs'/'s'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d)
-    P.write_json(dict(json.loads(P.eval_file(RUN(w)).read_text()), checkpoint_sha='0' * 16), P.eval_file(d))
-case('evaluation_stale', ValueError, 'stale', 'rlpjepa-eval', setup=_stale)(lambda w: P.read_eval(w/'runs'/'s'/'a'))
-case('evaluation_missing', FileNotFoundError, 'no offline evaluation', setup=_unfinished)(lambda w: P.read_eval(RUN(w).with_name('zz')))
+    CO.write_json(dict(json.loads(RU.eval_file(RUN(w)).read_text()), checkpoint_sha='0' * 16), RU.eval_file(d))
+case('evaluation_stale', ValueError, 'stale', 'rlpjepa-eval', setup=_stale)(lambda w: RU.read_eval(w/'runs'/'s'/'a'))
+case('evaluation_missing', FileNotFoundError, 'no offline evaluation', setup=_unfinished)(lambda w: RU.read_eval(RUN(w).with_name('zz')))
 
 
 @pytest.mark.parametrize('fn, exc, fragments, setup', CASES)
