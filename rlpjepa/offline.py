@@ -11,7 +11,7 @@ import torch
 import yaml
 from torch import nn
 from tqdm.auto import tqdm
-from .core import write_json
+from .core import write_atomic, write_json
 from .config import Config
 from .data import load_dataset
 from .augment import EvalTransform
@@ -22,9 +22,9 @@ from .plots import to_markdown
 from .runs import EVAL_KEYS, _num, checkpoint_path, eval_file, file_sha, load_run, run_config
 
 # %% auto #0
-__all__ = ['CACHE_DIR', 'REFERENCE_PROJECTORS', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'group_runs',
-           'eval_cli', 'projector_key', 'raw_pixels', 'references', 'reference_summary', 'read_references',
-           'references_cli', 'add_references', 'reference_rows', 'refs_of']
+__all__ = ['CACHE_DIR', 'REFERENCE_PROJECTORS', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'probe_recipe',
+           'group_runs', 'eval_cli', 'projector_key', 'raw_pixels', 'references', 'reference_summary',
+           'read_references', 'references_cli', 'add_references', 'reference_rows', 'refs_of']
 
 # %% ../nbs/16_offline.ipynb #b0af2a10
 def best_device() -> torch.device:
@@ -103,6 +103,23 @@ def _section(params, section) -> dict:
     if section not in d: raise KeyError(f"section '{section}' not found in {params}; its top-level keys are {list(d)}")
     return d[section] or {}
 
+def probe_recipe(params, # the params file (params.yaml)
+                 section:str='probe', # its section holding the recipe
+                ) -> dict:
+    "The probe recipe in `params`' `section`: every key of `PROBE_RECIPE`, each valid, checked before any work starts."
+    r, where = _section(params, section), f"{params} section '{section}'"
+    if not isinstance(r, dict) or not r:
+        raise ValueError(f"{where} must hold the probe recipe {sorted(PROBE_RECIPE)}, it is {'empty' if not r else repr(r)} "
+                         f"(an empty one would evaluate with other settings than the runs' existing evaluations)")
+    unknown, missing = set(r) - set(PROBE_RECIPE), set(PROBE_RECIPE) - set(r)
+    if unknown: raise KeyError(f"{where}: unknown keys {sorted(unknown)}; the recipe has {sorted(PROBE_RECIPE)}")
+    if missing: raise KeyError(f"{where}: missing keys {sorted(missing)}; the recipe has {sorted(PROBE_RECIPE)}")
+    for k, v in r.items():
+        num = isinstance(v, (int, float)) and not isinstance(v, bool)
+        ok = num and (v >= 0 if k == 'l2' else v > 0) and (float(v).is_integer() if k in ('max_iter', 'knn_k') else True)
+        if not ok: raise ValueError(f"{where}: `{k}` must be a {'positive integer' if k in ('max_iter', 'knn_k') else 'number ≥ 0' if k == 'l2' else 'positive number'}, got {v!r}")
+    return {k: int(v) if k in ('max_iter', 'knn_k') else float(v) for k, v in r.items()}
+
 def group_runs(params, # the params file (params.yaml)
                group:str, # 'sweep', or a `group` of its runs_a / runs_b entries
                runs_dir='results/runs', # the folder of the run groups
@@ -131,12 +148,10 @@ def eval_cli(argv=None, # command-line arguments (a list of str); None: `sys.arg
     ap.add_argument('--root', default='data')
     a = ap.parse_args(argv)
     try:
-        recipe = _section(a.params, a.section)
+        recipe = probe_recipe(a.params, a.section)
         if bool(a.runs) == bool(a.group): raise ValueError("give run folders or --group, not both and not neither")
         if a.group: a.runs = group_runs(a.params, a.group, a.runs_dir)
         for r in a.runs: checkpoint_path(r); eval_file(r)
-        unknown = set(recipe) - set(PROBE_RECIPE)
-        if unknown: raise KeyError(f"{a.params} section '{a.section}': unknown keys {sorted(unknown)}; the recipe has {sorted(PROBE_RECIPE)}")
     except (KeyError, FileNotFoundError, ValueError) as e: ap.error(str(e).strip('"'))
     for r in a.runs:
         ev = evaluate_run(r, root=a.root, **recipe)
@@ -233,17 +248,30 @@ def references_cli(argv=None, # command-line arguments (a list of str); None: `s
     ap.add_argument('--root', default=None, help="data root (default: the params' pretrain.root)")
     a = ap.parse_args(argv)
     try:
-        refs, probe, shared = _section(a.params, 'references'), _section(a.params, 'probe'), _section(a.params, 'pretrain')
-        encoders = {e: {**{k: v for k, v in shared.items() if k in _ENCODER_SHARED}, **_section(a.params, e)} for e in refs['encoders']}
+        refs, probe, shared = _section(a.params, 'references'), probe_recipe(a.params), _section(a.params, 'pretrain')
+        encoders, seeds = _reference_keys(a.params, refs)
+        encoders = {e: {**{k: v for k, v in shared.items() if k in _ENCODER_SHARED}, **_section(a.params, e)} for e in encoders}
+        if Path(a.out).exists() and not Path(a.out).is_dir(): raise ValueError(f"--out {a.out} is a file, not a folder")
     except (KeyError, FileNotFoundError, ValueError) as e: ap.error(str(e).strip('"'))
-    df = references(encoders, refs.get('seeds', (0, 1, 2)), root=a.root or shared.get('root', 'data'), recipe=probe)
-    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-    tmp = out/'references.csv.tmp'; df.to_csv(tmp, index=False); os.replace(tmp, out/'references.csv')
+    df = references(encoders, seeds, root=a.root or shared.get('root', 'data'), recipe=probe)
+    out = Path(a.out)
+    write_atomic(out/'references.csv', df.to_csv(index=False))
     summ = reference_summary(df)
-    (out/'summary.md').write_text(to_markdown(summ, floatfmt='.2f') + '\n')
+    write_atomic(out/'summary.md', to_markdown(summ, floatfmt='.2f') + '\n')
     print(summ[['encoder', 'reference', 'projector', 'encoder_linear_mean', 'projector_linear_mean', 'n_seeds']].to_string(index=False))
 
-_ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')   # keys of params.yaml `pretrain` that shape an encoder's data
+_ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')
+
+def _reference_keys(params, refs) -> tuple[list, list]:
+    "The `references` section's encoders (section names) and init seeds, checked before the references are computed."
+    where = f"{params} section 'references'"
+    if not isinstance(refs, dict): raise ValueError(f"{where} must be a mapping with `encoders` and `seeds`, got {refs!r}")
+    enc, seeds = refs.get('encoders'), refs.get('seeds', [0, 1, 2])
+    if not isinstance(enc, list) or not enc or not all(isinstance(e, str) for e in enc):
+        raise ValueError(f"{where}: `encoders` must be a non-empty list of encoder sections (e.g. [encoder_a, encoder_b]), got {enc!r}")
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ValueError(f"{where}: `seeds` must be a non-empty list of init seeds (integers ≥ 0; the spread needs several), got {seeds!r}")
+    return enc, seeds   # keys of params.yaml `pretrain` that shape an encoder's data
 
 # %% ../nbs/16_offline.ipynb #3fbb42c8
 def _pool_column(df:pd.DataFrame) -> pd.Series:

@@ -210,6 +210,22 @@ case('cli_eval_unknown_probe_key', UsageError, "unknown keys ['knn']", setup=_wr
 case('cli_eval_group_unknown', UsageError, "no runs of group 'tab9'", 'its groups are')(lambda w: cli_error(OF.eval_cli, ['--group', 'tab9', '--params', w/'params.yaml']))
 case('cli_eval_runs_and_group', UsageError, 'not both')(lambda w: cli_error(OF.eval_cli, [RUN(w), '--group', 'tab1', '--params', w/'probe.yaml']))
 case('cli_eval_run_missing', UsageError, 'run folder', 'does not exist')(lambda w: cli_error(OF.eval_cli, [w/'runs'/'g'/'nosuch', '--params', w/'probe.yaml']))
+case('cli_eval_probe_empty', UsageError, "section 'probe' must hold the probe recipe", 'empty', setup=_write('emptyprobe.yaml', 'probe:\n'))(
+    lambda w: cli_error(OF.eval_cli, [RUN(w), '--params', w/'emptyprobe.yaml']))      # it ran the defaults and overwrote the evaluation
+case('cli_eval_probe_not_mapping', UsageError, "section 'probe' must hold the probe recipe", '5', setup=_write('intprobe.yaml', 'probe: 5\n'))(
+    lambda w: cli_error(OF.eval_cli, [RUN(w), '--params', w/'intprobe.yaml']))        # it was "TypeError: 'int' object is not iterable"
+case('cli_eval_probe_partial', UsageError, "missing keys ['knn_k', 'knn_t', 'max_iter', 'tol']", setup=_write('partprobe.yaml', 'probe: {l2: 0.01}\n'))(
+    lambda w: cli_error(OF.eval_cli, [RUN(w), '--params', w/'partprobe.yaml']))
+case('cli_eval_probe_bad_value', UsageError, '`max_iter` must be a positive integer', "'many'",
+     setup=_write('valprobe.yaml', 'probe: {l2: 0.001, max_iter: many, tol: 3.0e-4, knn_k: 5, knn_t: 0.07}\n'))(
+    lambda w: cli_error(OF.eval_cli, [RUN(w), '--params', w/'valprobe.yaml']))
+def _refs_params(refs): return _write('refparams.yaml', (ROOT/'params.yaml').read_text().replace('  seeds: [0, 1, 2]', f'  seeds: {refs}'))
+case('cli_references_seeds_empty', UsageError, "`seeds` must be a non-empty list", '[]', setup=_refs_params('[]'))(
+    lambda w: cli_error(OF.references_cli, ['--params', w/'refparams.yaml', '--out', w/'refs']))   # it wrote the raw-pixel row only
+case('cli_references_seeds_not_ints', UsageError, "`seeds` must be a non-empty list", "'abc'", setup=_refs_params('abc'))(
+    lambda w: cli_error(OF.references_cli, ['--params', w/'refparams.yaml', '--out', w/'refs']))
+case('cli_references_out_is_file', UsageError, '--out', 'is a file', 'references.csv')(               # it failed after 35 min of work
+    lambda w: cli_error(OF.references_cli, ['--params', w/'params.yaml', '--out', w/'refs'/'references.csv']))
 case('cli_paper_params_missing', UsageError, 'missing.yaml', 'does not exist')(lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'missing.yaml']))
 case('cli_paper_section_misspelt', UsageError, "no section 'fig1'", "'fig_1'", setup=_write('p1.yaml', 'fig_1: {mu: 0.0}\n'))(
     lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'p1.yaml']))
