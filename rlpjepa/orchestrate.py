@@ -14,12 +14,30 @@ __all__ = ['apply_profile', 'profile_cli', 'stale_pretraining', 'queue_table', '
            'artifact_notebook', 'paper_parameters', 'run_paper', 'paper_cli']
 
 # %% ../nbs/20_orchestrate.ipynb #8bc6b1f6
+def _yaml_kind(v) -> str:
+    "The YAML kind of a value, as a profile may change it: None fits every kind, an int fits a number."
+    return ('none' if v is None else 'section' if isinstance(v, dict) else 'list' if isinstance(v, list) else
+            'true/false' if isinstance(v, bool) else 'number' if isinstance(v, (int, float)) else 'text')
+
 def _merge(base, over, where=''):
     for k, v in over.items():
         if k not in base:
             raise KeyError(f"profile key '{where}{k}' is not in params.yaml (typo?); its keys there are {list(base)}")
-        if isinstance(v, dict) and isinstance(base[k], dict): _merge(base[k], v, f"{where}{k}.")
-        else: base[k] = v
+        was, now = _yaml_kind(base[k]), _yaml_kind(v)
+        if was == 'section' and now == 'section': _merge(base[k], v, f"{where}{k}."); continue
+        if was == 'section':       # `probe: null` or `pretrain: 5` would replace the whole section
+            raise ValueError(f"profile key '{where}{k}' would replace the section {where}{k} with {v!r}; a profile gives "
+                             f"only the keys it changes, e.g. {k}: {{{next(iter(base[k]), 'key')}: ...}}")
+        if 'none' not in (was, now) and was != now:
+            raise ValueError(f"profile key '{where}{k}' must be a {was} as in params.yaml ({base[k]!r}), got {v!r}")
+        base[k] = v
+
+def _load_yaml(y, path:Path, what:str):
+    "Load `path` with ruamel `y`; a `ValueError` naming the file (`what`) and the line if it is not valid YAML."
+    try: return y.load(path.read_text())
+    except Exception as e:
+        mark = getattr(e, 'problem_mark', None)
+        raise ValueError(f"{what} {path} is not valid YAML" + (f" (line {mark.line + 1})" if mark else '') + f": {getattr(e, 'problem', None) or e}") from None
 
 def apply_profile(profile, # a profile name under params/ ('smoke', 'paper') or a YAML path
                   params='params.yaml', # the params file rewritten in place
@@ -32,9 +50,9 @@ def apply_profile(profile, # a profile name under params/ ('smoke', 'paper') or 
         raise FileNotFoundError(f"profile {path} does not exist; profiles: {have} (the default is params.yaml itself)")
     y = YAML(); y.preserve_quotes = True; y.width = 4096
     y.representer.add_representer(type(None), lambda r, d: r.represent_scalar('tag:yaml.org,2002:null', 'null'))
-    base, over = y.load(params.read_text()), y.load(path.read_text()) or {}     # the overlay's flow style is kept
+    base, over = _load_yaml(y, params, 'params file'), _load_yaml(y, path, 'profile') or {}   # the overlay's flow style is kept
     if not isinstance(over, dict): raise ValueError(f"profile {path} must be a mapping of params.yaml keys")
-    _merge(base, over)
+    _merge(base, over)                                           # every check before anything is written
     if 'profile' in base: base['profile'] = path.stem
     buf = io.StringIO(); y.dump(base, buf)
     tmp = params.with_name(params.name + '.tmp'); tmp.write_text(buf.getvalue()); os.replace(tmp, params)

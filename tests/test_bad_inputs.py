@@ -235,6 +235,16 @@ case('cli_paper_wrong_type', UsageError, "'n_samples' must be", "'abc'", setup=_
     lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'p3.yaml']))
 case('cli_references_params_missing', UsageError, 'missing.yaml')(lambda w: cli_error(OF.references_cli, ['--params', w/'missing.yaml', '--out', w/'refs2']))
 case('cli_profile_unknown', UsageError, 'nosuchprofile')(lambda w: cli_error(OR.profile_cli, ['nosuchprofile', '--params', w/'params.yaml']))
+def _profile(text): return lambda w: ((w/'params').mkdir(exist_ok=True), (w/'params'/'x.yaml').write_text(text))
+for _cid, _text, _frags in (('replaces_section', 'pretrain: 5\n', ("would replace the section pretrain with 5",)),
+                            ('empties_section', 'probe: null\n', ("would replace the section probe with None",)),
+                            ('wrong_kind', 'encoder_a: {epochs: abc}\n', ("'encoder_a.epochs' must be a number", "'abc'")),
+                            ('section_for_scalar', 'seed: {a: 1}\n', ("'seed' must be a number",)),
+                            ('broken_yaml', 'encoder_a: {epochs: [1\n', ('x.yaml is not valid YAML', 'line 2'))):
+    case(f'cli_profile_{_cid}', UsageError, *_frags, setup=_profile(_text))(lambda w: cli_error(OR.profile_cli, ['x', '--params', w/'params.yaml']))
+case('cli_profile_params_broken', UsageError, 'params file', 'broken.yaml is not valid YAML',
+     setup=lambda w: (_profile('seed: 1\n')(w), _write('broken.yaml', 'a: [\n')(w)))(
+    lambda w: cli_error(OR.profile_cli, ['x', '--params', w/'broken.yaml']))
 case('cli_fetch_unknown', UsageError, "'fmnist'")(lambda w: cli_error(FE.fetch_cli, ['fmnist', '--root', w/'data']))
 # ---- runs, evaluations, references (rlpjepa.runs, rlpjepa.offline) ---------------------------------------------
 case('run_missing', FileNotFoundError, 'norun', 'does not exist')(lambda w: RU.run_config(w/'runs'/'g'/'norun'))
