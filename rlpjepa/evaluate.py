@@ -174,6 +174,7 @@ def lbfgs_probe(train_feats, # frozen training features (N, D): a tensor or arra
                 num_classes:int|None=None, # number of classes; None: the largest label + 1
                 device=None, # where to run; None: where `train_feats` are
                 return_info:bool=False, # also return dict(n_iter, grad_max, converged, loss)
+                dtype:torch.dtype=torch.float64, # the solve's precision (float32: benchmarks/bench_eval.py measures it against float64)
                ):
     "Top-1 test accuracy (%) of L2-regularized logistic regression on standardized frozen features, solved by full-batch L-BFGS."
     Xtr, Xte = _feats(train_feats, 'train_feats'), _feats(test_feats, 'test_feats')
@@ -183,15 +184,16 @@ def lbfgs_probe(train_feats, # frozen training features (N, D): a tensor or arra
     l2, tol, max_iter = _posfloat(l2, 'l2', allow_zero=True), _posfloat(tol, 'tol'), _posint(max_iter, 'max_iter')
     C = _num_classes(num_classes, ytr, yte)
     device = torch.device(device) if device is not None else Xtr.device
+    if dtype not in (torch.float32, torch.float64): raise ValueError(f"`dtype` must be torch.float32 or torch.float64, got {dtype}")
     Xtr, Xte = Xtr.to(device, torch.float64), Xte.to(device, torch.float64)
     ytr, yte = ytr.to(device), yte.to(device)
     mu, sd = Xtr.mean(0), Xtr.std(0, correction=0)
     sd = torch.where(sd > 1e-6 * (1 + mu.abs()), sd, torch.ones_like(sd))
-    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
-    W = torch.zeros(Xtr.shape[1], C, dtype=torch.float64, device=device, requires_grad=True)
-    b = torch.zeros(C, dtype=torch.float64, device=device, requires_grad=True)
+    Xtr, Xte = ((Xtr - mu) / sd).to(dtype), ((Xte - mu) / sd).to(dtype)     # standardized in float64, then cast
+    W = torch.zeros(Xtr.shape[1], C, dtype=dtype, device=device, requires_grad=True)
+    b = torch.zeros(C, dtype=dtype, device=device, requires_grad=True)
     opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, max_eval=2 * max_iter, history_size=20,
-                            tolerance_grad=tol, tolerance_change=1e-14, line_search_fn='strong_wolfe')
+                            tolerance_grad=tol, tolerance_change=1e-14 if dtype == torch.float64 else 1e-9, line_search_fn='strong_wolfe')
     def objective():
         opt.zero_grad(set_to_none=False)
         loss = F.cross_entropy(Xtr @ W + b, ytr) + 0.5 * l2 * W.square().sum()
