@@ -174,7 +174,8 @@ def lbfgs_probe(train_feats, # frozen training features (N, D): a tensor or arra
                 num_classes:int|None=None, # number of classes; None: the largest label + 1
                 device=None, # where to run; None: where `train_feats` are
                 return_info:bool=False, # also return dict(n_iter, grad_max, converged, loss)
-                dtype:torch.dtype=torch.float64, # the solve's precision (float32: benchmarks/bench_eval.py measures it against float64)
+                dtype:torch.dtype=torch.float32, # the solve's precision (standardizing and preconditioning are float64)
+                precondition:bool=True, # solve for W' with W = P W' (the same minimizer, far fewer iterations; see above)
                ):
     "Top-1 test accuracy (%) of L2-regularized logistic regression on standardized frozen features, solved by full-batch L-BFGS."
     Xtr, Xte = _feats(train_feats, 'train_feats'), _feats(test_feats, 'test_feats')
@@ -189,20 +190,29 @@ def lbfgs_probe(train_feats, # frozen training features (N, D): a tensor or arra
     ytr, yte = ytr.to(device), yte.to(device)
     mu, sd = Xtr.mean(0), Xtr.std(0, correction=0)
     sd = torch.where(sd > 1e-6 * (1 + mu.abs()), sd, torch.ones_like(sd))
-    Xtr, Xte = ((Xtr - mu) / sd).to(dtype), ((Xte - mu) / sd).to(dtype)     # standardized in float64, then cast
-    W = torch.zeros(Xtr.shape[1], C, dtype=dtype, device=device, requires_grad=True)
+    Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
+    D = Xtr.shape[1]
+    if precondition:                                             # W = P W', ‖W‖² = Σ_j W'_j² / s_j
+        lam, V = torch.linalg.eigh(Xtr.T @ Xtr / len(Xtr))
+        s = lam.clamp_min(0) + max(l2, 1e-6)
+        P, pen = V / s.sqrt(), 1 / s
+        Xtr, Xte = Xtr @ P, Xte @ P
+    else: pen = torch.ones(D, dtype=torch.float64, device=device)
+    Xtr, Xte, pen = Xtr.to(dtype), Xte.to(dtype), pen.to(dtype)[:, None]
+    W = torch.zeros(D, C, dtype=dtype, device=device, requires_grad=True)
     b = torch.zeros(C, dtype=dtype, device=device, requires_grad=True)
     opt = torch.optim.LBFGS([W, b], lr=1, max_iter=max_iter, max_eval=2 * max_iter, history_size=20,
                             tolerance_grad=tol, tolerance_change=1e-14 if dtype == torch.float64 else 1e-9, line_search_fn='strong_wolfe')
     def objective():
         opt.zero_grad(set_to_none=False)
-        loss = F.cross_entropy(Xtr @ W + b, ytr) + 0.5 * l2 * W.square().sum()
+        loss = F.cross_entropy(Xtr @ W + b, ytr) + 0.5 * l2 * (W.square() * pen).sum()
         loss.backward()
         return loss
     with torch.enable_grad():
         opt.step(objective)
         loss = objective().item()                                # objective and gradient at the solution
-    grad = max(W.grad.abs().max().item(), b.grad.abs().max().item())
+    gW = (V * s.sqrt()).to(dtype) @ W.grad if precondition else W.grad    # ∂L/∂W = P⁻ᵀ ∂L/∂W'
+    grad = max(gW.abs().max().item(), b.grad.abs().max().item())
     with torch.no_grad(): acc = (torch.argmax(Xte @ W + b, 1) == yte).double().mean().item() * 100
     if not return_info: return acc
     n_iter = int(opt.state[opt._params[0]].get('n_iter', 0))
