@@ -17,7 +17,7 @@ from .data import load_dataset
 from .augment import EvalTransform
 from .methods import build_method, make_backbone, resolve
 from .models import JointEmbedding
-from .evaluate import PROBE_RECIPE, evaluate_features, extract_features
+from .evaluate import PROBE_RECIPE, _posfloat, _posint, evaluate_features, extract_features
 from .plots import to_markdown
 from .runs import EVAL_KEYS, _num, checkpoint_path, eval_file, file_sha, load_run, run_config
 
@@ -114,11 +114,8 @@ def probe_recipe(params, # the params file (params.yaml)
     unknown, missing = set(r) - set(PROBE_RECIPE), set(PROBE_RECIPE) - set(r)
     if unknown: raise KeyError(f"{where}: unknown keys {sorted(unknown)}; the recipe has {sorted(PROBE_RECIPE)}")
     if missing: raise KeyError(f"{where}: missing keys {sorted(missing)}; the recipe has {sorted(PROBE_RECIPE)}")
-    for k, v in r.items():
-        num = isinstance(v, (int, float)) and not isinstance(v, bool)
-        ok = num and (v >= 0 if k == 'l2' else v > 0) and (float(v).is_integer() if k in ('max_iter', 'knn_k') else True)
-        if not ok: raise ValueError(f"{where}: `{k}` must be a {'positive integer' if k in ('max_iter', 'knn_k') else 'number ≥ 0' if k == 'l2' else 'positive number'}, got {v!r}")
-    return {k: int(v) if k in ('max_iter', 'knn_k') else float(v) for k, v in r.items()}
+    try: return {k: _posint(v, k) if k in ('max_iter', 'knn_k') else _posfloat(v, k, allow_zero=k == 'l2') for k, v in r.items()}
+    except ValueError as e: raise ValueError(f"{where}: {e}") from None
 
 def group_runs(params, # the params file (params.yaml)
                group:str, # 'sweep', or a `group` of its runs_a / runs_b entries
@@ -260,7 +257,7 @@ def references_cli(argv=None, # command-line arguments (a list of str); None: `s
     write_atomic(out/'summary.md', to_markdown(summ, floatfmt='.2f') + '\n')
     print(summ[['encoder', 'reference', 'projector', 'encoder_linear_mean', 'projector_linear_mean', 'n_seeds']].to_string(index=False))
 
-_ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')
+_ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')   # keys of params.yaml `pretrain` that shape an encoder's data
 
 def _reference_keys(params, refs) -> tuple[list, list]:
     "The `references` section's encoders (section names) and init seeds, checked before the references are computed."
@@ -271,7 +268,7 @@ def _reference_keys(params, refs) -> tuple[list, list]:
         raise ValueError(f"{where}: `encoders` must be a non-empty list of encoder sections (e.g. [encoder_a, encoder_b]), got {enc!r}")
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
         raise ValueError(f"{where}: `seeds` must be a non-empty list of init seeds (integers ≥ 0; the spread needs several), got {seeds!r}")
-    return enc, seeds   # keys of params.yaml `pretrain` that shape an encoder's data
+    return enc, seeds
 
 # %% ../nbs/16_offline.ipynb #3fbb42c8
 def _pool_column(df:pd.DataFrame) -> pd.Series:

@@ -14,22 +14,29 @@ __all__ = ['apply_profile', 'profile_cli', 'stale_pretraining', 'queue_table', '
            'artifact_notebook', 'paper_parameters', 'run_paper', 'paper_cli']
 
 # %% ../nbs/20_orchestrate.ipynb #8bc6b1f6
-def _yaml_kind(v) -> str:
-    "The YAML kind of a value, as a profile may change it: None fits every kind, an int fits a number."
-    return ('none' if v is None else 'section' if isinstance(v, dict) else 'list' if isinstance(v, list) else
-            'true/false' if isinstance(v, bool) else 'number' if isinstance(v, (int, float)) else 'text')
+def _same_kind(default, v) -> bool:
+    "Is `v` of the kind the notebook's `default` is (int ok for float; a None default takes anything)?"
+    if default is None: return True
+    if isinstance(default, bool) or isinstance(v, bool): return isinstance(default, bool) and isinstance(v, bool)
+    if isinstance(default, float): return isinstance(v, (int, float))
+    for t in (int, str, list, dict):
+        if isinstance(default, t): return isinstance(v, t)
+    return True
+
+def _kind(v) -> str:   # by isinstance: ruamel's round-trip types (ScalarInt, CommentedMap, …) are subclasses
+    return 'null' if v is None else next((n for t, n in ((bool, 'bool'), (int, 'int'), (float, 'float'), (str, 'str'), (list, 'list'),
+                                                        (dict, 'mapping')) if isinstance(v, t)), type(v).__name__)
 
 def _merge(base, over, where=''):
     for k, v in over.items():
         if k not in base:
             raise KeyError(f"profile key '{where}{k}' is not in params.yaml (typo?); its keys there are {list(base)}")
-        was, now = _yaml_kind(base[k]), _yaml_kind(v)
-        if was == 'section' and now == 'section': _merge(base[k], v, f"{where}{k}."); continue
-        if was == 'section':       # `probe: null` or `pretrain: 5` would replace the whole section
+        if isinstance(base[k], dict) and isinstance(v, dict): _merge(base[k], v, f"{where}{k}."); continue
+        if isinstance(base[k], dict):       # `probe: null` or `pretrain: 5` would replace the whole section
             raise ValueError(f"profile key '{where}{k}' would replace the section {where}{k} with {v!r}; a profile gives "
                              f"only the keys it changes, e.g. {k}: {{{next(iter(base[k]), 'key')}: ...}}")
-        if 'none' not in (was, now) and was != now:
-            raise ValueError(f"profile key '{where}{k}' must be a {was} as in params.yaml ({base[k]!r}), got {v!r}")
+        if v is not None and not _same_kind(base[k], v):    # the check of the artifacts' parameters below; null fits any key
+            raise ValueError(f"profile key '{where}{k}' must be {_kind(base[k])} as in params.yaml ({base[k]!r}), got {_kind(v)} {v!r}")
         base[k] = v
 
 def _load_yaml(y, path:Path, what:str):
@@ -150,17 +157,6 @@ def notebook_parameters(nb, # a notebook path
             try: out[node.targets[0].id] = ast.literal_eval(node.value)
             except ValueError: out[node.targets[0].id] = None
     return out
-
-def _same_kind(default, v) -> bool:
-    "Is `v` of the kind the notebook's `default` is (int ok for float; a None default takes anything)?"
-    if default is None: return True
-    if isinstance(default, bool) or isinstance(v, bool): return isinstance(default, bool) and isinstance(v, bool)
-    if isinstance(default, float): return isinstance(v, (int, float))
-    for t in (int, str, list, dict):
-        if isinstance(default, t): return isinstance(v, t)
-    return True
-
-def _kind(v) -> str: return 'null' if v is None else {bool: 'bool', int: 'int', float: 'float', str: 'str', list: 'list', dict: 'mapping'}.get(type(v), type(v).__name__)
 
 def artifact_notebook(id:str, # the artifact id, e.g. 'fig1'
                       params:dict, # the parsed params file

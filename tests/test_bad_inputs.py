@@ -219,7 +219,7 @@ case('cli_eval_probe_partial', UsageError, "missing keys ['knn_k', 'knn_t', 'max
 case('cli_eval_probe_bad_value', UsageError, '`max_iter` must be a positive integer', "'many'",
      setup=_write('valprobe.yaml', 'probe: {l2: 0.001, max_iter: many, tol: 3.0e-4, knn_k: 5, knn_t: 0.07}\n'))(
     lambda w: cli_error(OF.eval_cli, [RUN(w), '--params', w/'valprobe.yaml']))
-def _refs_params(refs): return _write('refparams.yaml', (ROOT/'params.yaml').read_text().replace('  seeds: [0, 1, 2]', f'  seeds: {refs}'))
+def _refs_params(refs): return _write('refparams.yaml', (ROOT/'params.yaml').read_text().replace('  seeds: [0, 1, 2]', f'  seeds: {refs}', 1))   # references.seeds (the first)
 case('cli_references_seeds_empty', UsageError, "`seeds` must be a non-empty list", '[]', setup=_refs_params('[]'))(
     lambda w: cli_error(OF.references_cli, ['--params', w/'refparams.yaml', '--out', w/'refs']))   # it wrote the raw-pixel row only
 case('cli_references_seeds_not_ints', UsageError, "`seeds` must be a non-empty list", "'abc'", setup=_refs_params('abc'))(
@@ -238,8 +238,8 @@ case('cli_profile_unknown', UsageError, 'nosuchprofile')(lambda w: cli_error(OR.
 def _profile(text): return lambda w: ((w/'params').mkdir(exist_ok=True), (w/'params'/'x.yaml').write_text(text))
 for _cid, _text, _frags in (('replaces_section', 'pretrain: 5\n', ("would replace the section pretrain with 5",)),
                             ('empties_section', 'probe: null\n', ("would replace the section probe with None",)),
-                            ('wrong_kind', 'encoder_a: {epochs: abc}\n', ("'encoder_a.epochs' must be a number", "'abc'")),
-                            ('section_for_scalar', 'seed: {a: 1}\n', ("'seed' must be a number",)),
+                            ('wrong_kind', 'encoder_a: {epochs: abc}\n', ("'encoder_a.epochs' must be int", "'abc'")),
+                            ('section_for_scalar', 'seed: {a: 1}\n', ("'seed' must be int",)),
                             ('broken_yaml', 'encoder_a: {epochs: [1\n', ('x.yaml is not valid YAML', 'line 2'))):
     case(f'cli_profile_{_cid}', UsageError, *_frags, setup=_profile(_text))(lambda w: cli_error(OR.profile_cli, ['x', '--params', w/'params.yaml']))
 case('cli_profile_params_broken', UsageError, 'params file', 'broken.yaml is not valid YAML',
