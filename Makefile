@@ -3,13 +3,15 @@
 #                     link jupyter_server_config.py into .venv/etc/jupyter (any `jupyter lab` from .venv keeps nbs/ clean)
 #   make data         fetch the embedded default dataset (Fashion-MNIST) into data/
 #   make test         run every library notebook as a pytest test (flags: RLPJEPA_TEST_FLAGS="slow gpu")
-#   make repro        `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; README gives the measured time)
+#   make repro        `rlpjepa-dag` (dvc.yaml from dag.yaml), then `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; README gives the measured time)
 #   make repro PROFILE=paper   first merge params/paper.yaml into params.yaml (`rlpjepa-profile paper`), then dvc repro
 #   make repro JOBS=N  train the stale pretraining stages N at a time (DVC's experiment queue, one device each:
 #                      `rlpjepa-queue -j N`), then dvc repro (which takes them from DVC's run cache) for the rest
 #   make smoke        the whole DAG on tiny data in a temporary copy, plus Ctrl-C/SIGKILL recovery (.ci/smoke, ~8 min)
 #   make lab          JupyterLab on the tour: plain `jupyter lab nbs/index.ipynb` from .venv; opening, autosaving
 #                     or saving a notebook under nbs/ leaves its file as committed (jupyter_server_config.py's hook)
+#   make exp          `dvc exp show` of the params that define a run and the headline metrics (~65 columns: the
+#                     dependency hashes and `runtime` dropped; plain `dvc exp show` has 147)
 #   make bench        run benchmarks/*.py (files starting with `_` are helpers, not run; BENCH_ARGS=...)
 #   make gpu-wheels   download into .gpu-wheels/ the test tools a GPU machine lacks (for benchmarks/gpu_check.sh)
 #   make clean-check  nbdev_clean + nbdev_export must leave tracked files unchanged (what .ci/run checks)
@@ -26,7 +28,7 @@ PYTEST_ARGS ?=
 BENCH  ?= $(sort $(wildcard benchmarks/[!_]*.py))
 BENCH_ARGS ?=
 
-.PHONY: setup data chromium test repro smoke bench clean-check lab gpu-wheels
+.PHONY: setup data chromium test repro smoke exp bench clean-check lab gpu-wheels
 .DEFAULT_GOAL := test
 
 JUPYTER_CFG := $(VENV)/etc/jupyter/jupyter_server_config.py
@@ -69,7 +71,7 @@ test: setup
 PROFILE ?=
 JOBS ?= 1
 repro: setup data
-	$(if $(PROFILE),$(RUN) rlpjepa-profile $(PROFILE) &&) $(RUN) $(if $(filter-out 1,$(JOBS)),rlpjepa-queue -j $(JOBS),dvc repro)
+	$(if $(PROFILE),$(RUN) rlpjepa-profile $(PROFILE) &&) $(RUN) rlpjepa-dag && $(RUN) $(if $(filter-out 1,$(JOBS)),rlpjepa-queue -j $(JOBS),dvc repro)
 
 # JupyterLab on the tour, the same as a plain `jupyter lab nbs/index.ipynb` from .venv: notebooks under nbs/ saved
 # from it go through the pre-save hook of jupyter_server_config.py (`nbdev_clean` with settings.ini's keys, outputs
@@ -81,6 +83,10 @@ lab: setup
 
 smoke: setup data
 	bash .ci/smoke
+
+EXP_DROP ?= ^(rlpjepa|nbs|results|data|params)/.*|^runtime\..*
+exp: setup
+	$(RUN) dvc exp show --drop '$(EXP_DROP)' $(EXP_ARGS)
 
 bench: setup
 	@test -n "$(BENCH)" || { echo "no benchmarks/*.py to run"; exit 0; }

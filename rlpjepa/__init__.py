@@ -9,6 +9,7 @@ __all__ = []
 # nbdev_export (add_init -> update_version) rewrites the next line from settings.ini's `version`
 __version__ = "0.0.1"
 
+# %% ../nbs/21_init.ipynb #7d6309ee
 _LAZY = {   # top-level name -> the rlpjepa submodule that defines it
     **dict.fromkeys(['GeneralizedGaussian', 'RectifiedGeneralizedGaussian', 'TruncatedGeneralizedGaussian',
                      'sigma_gn', 'sigma_rgn', 'mu_for_l0'], 'distributions'),
@@ -21,6 +22,7 @@ _LAZY = {   # top-level name -> the rlpjepa submodule that defines it
 }
 __all__ = list(_LAZY)
 
+# %% ../nbs/21_init.ipynb #5fbe8834
 def __getattr__(name:str): # an attribute `rlpjepa` does not have yet
     "PEP 562: import the submodule that defines `name` on first access and keep the object here."
     if name not in _LAZY: raise AttributeError(f"module 'rlpjepa' has no attribute {name!r}")

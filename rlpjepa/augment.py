@@ -8,6 +8,7 @@ import math
 import torch
 from torch import nn
 from torchvision.ops import roi_align
+from .core import check_posint
 
 # %% auto #0
 __all__ = ['PRESETS', 'PRESET_OF', 'GRAY', 'JITTER_OPS', 'Augment', 'EvalTransform']
@@ -22,17 +23,22 @@ PRESET_OF = {'fashion_mnist': 'fashion_mnist', 'cifar10': 'cifar', 'cifar100': '
              'digits': 'digits', 'dtd': 'imagenet', 'flowers102': 'imagenet', 'food101': 'imagenet', 'pets': 'imagenet'}
 GRAY = (0.2989, 0.587, 0.114)
 
+# %% ../nbs/05_augment.ipynb #39600e0b
 def _preset(preset:str) -> dict:
     if preset not in PRESETS: raise ValueError(f"unknown `preset` {preset!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[preset]
 
+# %% ../nbs/05_augment.ipynb #78aff103
 def _gray(x): return (x[:, :1] * GRAY[0] + x[:, 1:2] * GRAY[1] + x[:, 2:3] * GRAY[2]) if x.shape[1] == 3 else x
 
 def _blend(a, b, f): return (f * a + (1 - f) * b).clamp_(0, 1)
 
+# %% ../nbs/05_augment.ipynb #9f451eb7
 def _brightness(x, f): return (x * f).clamp_(0, 1)
 def _contrast(x, f): return _blend(x, _gray(x).mean((1, 2, 3), keepdim=True), f)
 def _saturation(x, f): return _blend(x, _gray(x), f)
+
+# %% ../nbs/05_augment.ipynb #f50cce6d
 def _hue(x, f):
     "Shift the HSV hue by `f` (turns): RGB → (h, s, v), h += f mod 1, back with c_n = v − v·s·clip(min(k, 4−k), 0, 1), k = (n + 6h) mod 6."
     r, g, b = x.unbind(1)
@@ -45,6 +51,7 @@ def _hue(x, f):
     return v[:, None] - c[:, None] * torch.minimum(k, 4 - k).clamp_(0, 1)   # v·s = c
 JITTER_OPS = (_brightness, _contrast, _saturation, _hue)  # torchvision's order of ids 0..3
 
+# %% ../nbs/05_augment.ipynb #cd51f12c
 def _blur(x, sigma, k):
     "Per-image Gaussian blur, kernel side `k` (odd), reflect padding: one grouped separable conv."
     n, c, H, W = x.shape
@@ -54,6 +61,7 @@ def _blur(x, sigma, k):
     y = nn.functional.conv2d(y, w.view(n * c, 1, 1, k), groups=n * c)
     return nn.functional.conv2d(y, w.view(n * c, 1, k, 1), groups=n * c).view(n, c, H, W)
 
+# %% ../nbs/05_augment.ipynb #1e7dffcf
 def _on(x, mask, fn, *args):
     "x[mask] = fn(x[mask], *args[mask]) for the rows where `mask` holds (in place); on an accelerator through `_on_all`."
     if x.device.type != 'cpu': return _on_all(x, mask, fn, *args)
@@ -65,6 +73,7 @@ def _on_all(x, mask, fn, *args):
     "The same as `_on` without a host sync: `fn` on every row, kept where `mask` holds (`nonzero` would wait for the device)."
     return x.copy_(torch.where(mask.view(-1, *[1] * (x.ndim - 1)), fn(x, *args), x))
 
+# %% ../nbs/05_augment.ipynb #1b6f62a3
 def _any(mask) -> bool:
     "`mask.any()` on the CPU; True on an accelerator (reading it back would be a host sync)."
     return bool(mask.any()) if mask.device.type == 'cpu' else True
@@ -73,9 +82,9 @@ def _any(mask) -> bool:
 def _size(size, cfg) -> int:
     "The output size of a transform: the preset's own when `size` is None, else a positive int."
     if size is None: return int(cfg['size'])
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1: raise ValueError(f"`size` must be a positive int (pixels) or None, got {size!r}")
-    return size
+    return check_posint(size, 'size', 'a positive int (pixels) or None')
 
+# %% ../nbs/05_augment.ipynb #635a7d08
 class Augment(nn.Module):
     """SSL augmentation of a uint8 (or [0,1] float) batch (B, C, H, W) on its own device, per-sample parameters,
     seeded by `generator` (any device; parameters are drawn there, so a CPU generator gives the same parameters
@@ -175,6 +184,7 @@ class Augment(nn.Module):
         "Two independent views (v1, v2) of `x`."
         return self(x, generator), self(x, generator)
 
+# %% ../nbs/05_augment.ipynb #25c8e913
 def _to_float(x, channels, who):
     if not torch.is_tensor(x) or x.ndim != 4:
         raise ValueError(f"{who} expects a batch tensor `x` (B, C, H, W), got {getattr(x, 'shape', type(x))}")

@@ -4,15 +4,17 @@
 
 # %% ../nbs/10_checkpoint.ipynb #be2abfff
 from __future__ import annotations
-import hashlib, json, os, random, shutil, warnings
+import fcntl, hashlib, json, os, random, shutil, socket, warnings
 from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
+from .core import write_atomic
 
 # %% auto #0
 __all__ = ['CKPT_KEYS', 'PUBLISHED', 'rng_state', 'set_rng_state', 'state_checksum', 'save_checkpoint', 'keep_checkpoint',
-           'load_checkpoint', 'gather_rng', 'load_resume', 'finished_metrics', 'code_version', 'work_dir', 'publish']
+           'load_checkpoint', 'gather_rng', 'load_resume', 'finished_metrics', 'code_version', 'work_dir', 'lock_out',
+           'publish']
 
 # %% ../nbs/10_checkpoint.ipynb #7b79d934
 def rng_state() -> dict:
@@ -31,6 +33,7 @@ def set_rng_state(s:dict, # a state returned by `rng_state()` (e.g. from a check
     torch.set_rng_state(s['torch'])
     if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
+# %% ../nbs/10_checkpoint.ipynb #1e0c8bce
 def _digest(obj, h):
     "Feed `obj` (nested dicts / lists / tuples of tensors and plain values) into the hash `h`, tensors by their bytes."
     if torch.is_tensor(obj):
@@ -51,33 +54,30 @@ def state_checksum(state:dict, # a checkpoint: nested dicts / lists / tuples of 
     _digest({k: v for k, v in state.items() if k != 'checksum'}, h)
     return h.hexdigest()
 
+# %% ../nbs/10_checkpoint.ipynb #49c5249a
 def save_checkpoint(state:dict, # the checkpoint (with the keys of `CKPT_KEYS` for `load_checkpoint` to accept it)
                     path:str|Path, # the file to write, usually `<run>/ckpt/last.pt`; its folders are created
                    ) -> Path:
     "Atomically write `state` (with its `state_checksum`) to `path`, keeping the file it replaces as `prev.pt` next to it."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    try:
+    path = Path(path)
+    def write(tmp):
         torch.save(dict(state, checksum=state_checksum(state)), tmp)
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
-    except (OSError, RuntimeError) as e:                      # a full disk surfaces as RuntimeError from torch's zip writer
-        tmp.unlink(missing_ok=True)
-        free = shutil.disk_usage(path.parent).free
-        raise OSError(f"could not write checkpoint {path} ({type(e).__name__}: {str(e)[:160]}); {free / 2**20:.0f} MiB free "
-                      f"on its disk. Nothing was replaced: {path} still holds the previous checkpoint") from None
-    if path.exists(): os.replace(path, path.with_name('prev.pt'))
-    os.replace(tmp, path)
-    return path
+        if path.exists(): os.replace(path, path.with_name('prev.pt'))     # written and synced: the old one becomes prev.pt
+    try: return write_atomic(path, write)
+    except OSError as e:                                      # write_atomic removed the temporary file
+        raise OSError(str(e).replace('could not write ', 'could not write checkpoint ', 1) +
+                      f". Nothing was replaced: {path} still holds the previous checkpoint") from None
 
+# %% ../nbs/10_checkpoint.ipynb #2eeba364
 def keep_checkpoint(path:str|Path, # the checkpoint to copy
                     epoch:int, # its epoch, in the copy's name `epoch_<epoch:04d>.pt`
                    ) -> Path:
     "Atomically copy the checkpoint `path` to `epoch_<epoch>.pt` beside it (kept for the budget curve; never resumed from)."
-    path = Path(path); dst = path.with_name(f'epoch_{epoch:04d}.pt'); tmp = dst.with_name(dst.name + '.tmp')
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, dst)
-    return dst
+    path = Path(path)
+    return write_atomic(path.with_name(f'epoch_{epoch:04d}.pt'), lambda tmp: shutil.copyfile(path, tmp))
 
+# %% ../nbs/10_checkpoint.ipynb #526868e3
 CKPT_KEYS = ('model', 'optimizer', 'scheduler', 'rng', 'data_rng', 'step', 'epoch', 'config')
 
 def load_checkpoint(path:str|Path, # a file written by `save_checkpoint`
@@ -108,9 +108,19 @@ def gather_rng(rank:int, # this process's rank
     dist.all_gather_object(out, s)
     return out
 
+# %% ../nbs/10_checkpoint.ipynb #152cf49c
+def _set_aside(f:Path, # an unreadable checkpoint in <run>/ckpt/
+               rank:int=0, # only rank 0 moves it (the other ranks see the same files)
+              ) -> Path:
+    "Move `f` to `<run>/ckpt.unreadable/` (never resumed, never published); its new path."
+    dst = f.parent.with_name('ckpt.unreadable')/f.name
+    if rank == 0: dst.parent.mkdir(exist_ok=True); os.replace(f, dst)
+    return dst
+
+# %% ../nbs/10_checkpoint.ipynb #04d4f277
 def load_resume(resume:str, # 'auto' (the folder's ckpt/last.pt, else prev.pt, if any), 'never', or a checkpoint path
                 folder:str|Path, # the run's working folder (checkpoints in `folder/ckpt/`)
-                rank:int=0, # this process's rank: only rank 0 renames a corrupt last.pt to last.pt.corrupt
+                rank:int=0, # this process's rank: only rank 0 moves an unreadable checkpoint aside
                ) -> tuple[dict|None, Path|None]:
     "`(checkpoint, its path)` to continue the run in `folder` from, or `(None, None)` (see above)."
     if resume == 'never': return None, None
@@ -120,14 +130,20 @@ def load_resume(resume:str, # 'auto' (the folder's ckpt/last.pt, else prev.pt, i
     src = ck_path if ck_path.exists() else prev if prev.exists() else None
     if src is None: return None, None
     try: return load_checkpoint(src), src
-    except ValueError as e:
-        if src == prev or not prev.exists(): raise
+    except ValueError as e: err = str(e)
+    bad = [src]
+    if src != prev and prev.exists():
         try: ck = load_checkpoint(prev)
-        except ValueError as e2: raise ValueError(f"{e}; and {e2}: start over with resume=never overwrite=true") from None
-        warnings.warn(f"{src} is corrupt ({str(e).split(': ', 1)[-1][:120]}); resuming from {prev} (step {ck['step']}) instead")
-        if rank == 0: os.replace(src, src.with_name(src.name + '.corrupt'))     # kept for inspection, never resumed
-        return ck, prev
+        except ValueError as e2: err += f"; and {e2}"; bad.append(prev)
+        else:
+            warnings.warn(f"{src} is corrupt ({err.split(': ', 1)[-1][:120]}); resuming from {prev} (step {ck['step']}) instead; "
+                          f"the bad file is kept as {_set_aside(src, rank)}")
+            return ck, prev
+    where = [str(_set_aside(b, rank)) for b in bad]
+    warnings.warn(f"no checkpoint of {folder} can be resumed ({err[:300]}); moved aside to {where}: the run starts over")
+    return None, None
 
+# %% ../nbs/10_checkpoint.ipynb #7013fef3
 def finished_metrics(folder:str|Path, # a run folder
                     ) -> dict|None:
     "The metrics of the finished run in `folder` (its `metrics.json`, written last: the completion marker), or None."
@@ -147,6 +163,7 @@ def code_version() -> str:
         if f.name != '_modidx.py': h.update(f.name.encode()); h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
+# %% ../nbs/10_checkpoint.ipynb #842d1bd7
 def work_dir(out:str|Path, # the run's output folder (config key `out`)
              partial_dir:str|Path|None, # config key `partial_dir`; None: the run works in `out` itself
              key:str, # names the run's settings and code (`pretrain` uses `<fingerprint>-<code_version>`): other settings, other folder
@@ -156,15 +173,33 @@ def work_dir(out:str|Path, # the run's output folder (config key `out`)
     rel = Path(out).relative_to(Path(out).anchor) if Path(out).is_absolute() else Path(out)
     return Path(partial_dir)/rel/key
 
-def _copy(src:Path, dst:Path, link:bool):
-    tmp = dst.with_name(dst.name + '.tmp')
-    tmp.unlink(missing_ok=True)
-    if link:
-        try: os.link(src, tmp)
-        except OSError: shutil.copy2(src, tmp)          # another file system: a copy
-    else: shutil.copy2(src, tmp)
-    os.replace(tmp, dst)
+# %% ../nbs/10_checkpoint.ipynb #4e86c72c
+def lock_out(out:str|Path, # the run's output folder
+             work:str|Path, # its work folder (`work_dir`)
+            ):
+    "Hold the lock of run folder `out` for this process: the open lock file (close it to release); `RuntimeError` naming the holder if another process has it."
+    out, work = Path(out), Path(work)
+    f = work.parent/'.lock' if work != out else out.parent/f'.{out.name}.lock'
+    f.parent.mkdir(parents=True, exist_ok=True)
+    h = open(f, 'a+')
+    try: fcntl.flock(h, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        h.seek(0); who = h.read().strip() or 'another process'; h.close()
+        raise RuntimeError(f"{who} is writing {out} (lock {f}): two runs cannot share an `out`; wait for it to end or choose another out") from None
+    h.seek(0); h.truncate(); h.write(f"pid {os.getpid()} on {socket.gethostname()}"); h.flush()
+    return h
 
+# %% ../nbs/10_checkpoint.ipynb #4eba0925
+def _copy(src:Path, dst:Path, link:bool):
+    def put(tmp):
+        tmp.unlink(missing_ok=True)
+        if link:
+            try: os.link(src, tmp); return
+            except OSError: pass                        # another file system: a copy
+        shutil.copy2(src, tmp)
+    write_atomic(dst, put)
+
+# %% ../nbs/10_checkpoint.ipynb #13f31c82
 def publish(work:str|Path, # the finished run's working folder (see `work_dir`)
             out:str|Path, # the run's output folder; nothing is done when it is `work`
            ):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import write_json
+from .config import RUNTIME_KEYS
 from .plots import save_metrics, to_builtin
 from .runs import EVAL_KEYS, run_config, run_table
 
@@ -26,8 +27,10 @@ def seed_spread(df:pd.DataFrame, # one row per run
     out = (g[list(metrics)].max() - g[list(metrics)].min())
     return out.join(g.size().rename('n_seeds')).reset_index()
 
-_NOT_RESULT_KEYS = {'seed', 'out', 'resume', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs',
-                    'eval_every', 'eval_batch_size', 'device', 'compile', 'root'}
+# %% ../nbs/17_claims.ipynb #72795333
+# what may differ inside a seed family: the keys that do not change the weights (`rlpjepa.config.RUNTIME_KEYS`), and
+# `seed`, the one key a family varies on purpose
+_NOT_RESULT_KEYS = RUNTIME_KEYS | {'seed'}
 
 def run_spread(runs, # runs as `run_table` takes them (families of ≥ 2 runs differing only in `seed`)
                runs_dir='results/runs', # as in `run_table`
@@ -44,6 +47,7 @@ def run_spread(runs, # runs as `run_table` takes them (families of ≥ 2 runs di
     if (fam.n_seeds < 2).any(): raise ValueError(f"a seed family needs ≥ 2 runs: {dict(zip(fam.family, fam.n_seeds))}")
     return {m: float(fam[m].max()) for m in EVAL_KEYS}, fam
 
+# %% ../nbs/17_claims.ipynb #2e16257b
 def verdict(diff:float, # a − b, finite
             spread:float, # the seed-to-seed spread of the metric, ≥ 0
            ):
@@ -52,9 +56,11 @@ def verdict(diff:float, # a − b, finite
     if spread < 0: raise ValueError(f"`spread` must be ≥ 0, got {spread}")
     return None if abs(diff) <= spread else diff > 0
 
+# %% ../nbs/17_claims.ipynb #3abbb4d4
 VERDICT_TEXT = {True: 'yes', False: 'no', None: 'not resolved at this scale'}
 VERDICT_NUMBER = {True: 1, False: 0, None: -1}
 
+# %% ../nbs/17_claims.ipynb #17fc3f99
 class Claims:
     "The claims of one paper artifact: the paper's statement, ours, the verdict (yes / no / not resolved) and hard or soft; printed, checked, saved."
     def __init__(self,
@@ -125,12 +131,14 @@ PAPER_COLUMNS = dict(enc_acc1=('encoder_acc1', 'Enc Acc1 online'), proj_acc1=('p
                      l1_sparsity=('l1_sparsity', 'ℓ1'), l0_sparsity=('l0_sparsity', 'ℓ0'))
 OFFLINE_COLUMNS = dict(encoder_linear='Enc linear', encoder_knn='Enc kNN', projector_linear='Proj linear', projector_knn='Proj kNN')
 
+# %% ../nbs/17_claims.ipynb #a4d68c19
 def ref_method(row, # a `run_table` row (method and non_neg)
               ) -> str:
     "The method key of paper_numbers.csv for a `run_table` row: 'rectified_lpjepa', 'ncl_relu', 'ncl_rep_relu', 'nvicreg_relu', 'vicreg', …"
     nn = row.get('non_neg')
     return f"{row['method']}_{nn}" if isinstance(nn, str) and nn else row['method']
 
+# %% ../nbs/17_claims.ipynb #342e4f55
 def paper_rows(reference, # the paper's numbers (a CSV path, e.g. nbs/paper/paper_numbers.csv)
                artifact:str, # an artifact id of it, e.g. 'tab1'
               ) -> pd.DataFrame:
@@ -146,6 +154,7 @@ def paper_rows(reference, # the paper's numbers (a CSV path, e.g. nbs/paper/pape
         if k in keys: keys[k] = pd.to_numeric(keys[k])
     return pd.concat([keys, ref[['quantity', 'value', 'source']]], axis=1)
 
+# %% ../nbs/17_claims.ipynb #249380ad
 def _same_run(row, ref) -> bool:
     "Does paper row `ref` describe our run `row`? Same method key; same p, μ and σ where the paper row names them."
     if ref['method'] != ref_method(row): return False
@@ -155,6 +164,7 @@ def _same_run(row, ref) -> bool:
     if isinstance(s, str) and s: return str(row['sigma']).lower() == s.lower().removeprefix('sigma_')
     return True
 
+# %% ../nbs/17_claims.ipynb #60161c02
 def comparison_table(df:pd.DataFrame, # `run_table` rows
                      reference, # the paper's numbers (CSV path)
                      artifact:str, # the artifact id

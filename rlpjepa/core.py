@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1a2ce3ec
 from __future__ import annotations
-import json, os, pickle, random, shutil, socket, traceback
+import difflib, json, os, pickle, random, shutil, socket, traceback
 from pathlib import Path
 import numpy as np
 import torch
@@ -12,8 +12,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 # %% auto #0
-__all__ = ['as_tensor', 'check_positive', 'check_finite', 'broadcast_params', 'write_atomic', 'write_json', 'seed_everything',
-           'is_dist', 'rank_world', 'gather', 'broadcast_int', 'run_distributed']
+__all__ = ['as_tensor', 'check_positive', 'check_finite', 'check_posint', 'did_you_mean', 'broadcast_params', 'write_atomic',
+           'write_json', 'seed_everything', 'mix_seed', 'is_dist', 'rank_world', 'gather', 'broadcast_int',
+           'run_distributed']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 def as_tensor(x, # a number, a sequence of numbers or a tensor
@@ -31,6 +32,7 @@ def as_tensor(x, # a number, a sequence of numbers or a tensor
     if torch.isnan(t).any(): raise ValueError(f"`{name}` must not be NaN, got {x!r}")
     return t
 
+# %% ../nbs/00_core.ipynb #ed3d171d
 def check_positive(x, # a number, a sequence of numbers or a tensor
                    name:str, # the argument's name, quoted in the error message
                    dtype=None, # as in `as_tensor`
@@ -51,6 +53,26 @@ def check_finite(x, # a number, a sequence of numbers or a tensor
     if not torch.isfinite(t).all(): raise ValueError(f"`{name}` must be finite, got {x!r}")
     return t
 
+# %% ../nbs/00_core.ipynb #c56e3317
+def check_posint(v, # a count: an int or numpy integer ≥ 1 (a `bool` is not one)
+                 name:str, # the argument's name, quoted in the error message
+                 what:str='a positive int', # what the message says `v` must be
+                ) -> int:
+    "`int(v)` if `v` is an int or numpy integer ≥ 1 (not a `bool`); `ValueError` \"`name` must be a positive int, got v\" otherwise."
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"`{name}` must be {what}, got {v!r}")
+    return int(v)
+
+# %% ../nbs/00_core.ipynb #d0d8ab9e
+def did_you_mean(key, # what was written (compared as a string)
+                 choices, # the valid names (compared as strings, ignoring case)
+                 cutoff:float=0.6, # the least `difflib` similarity of a suggestion
+                ) -> str:
+    "\" (did you mean 'x'?)\" with `x` the choice closest to `key`, or '' when none is close."
+    lower = {str(c).lower(): str(c) for c in choices}
+    close = difflib.get_close_matches(str(key).lower(), list(lower), n=1, cutoff=cutoff)
+    return f" (did you mean '{lower[close[0]]}'?)" if close else ''
+
+# %% ../nbs/00_core.ipynb #2df59dc4
 def broadcast_params(**named, # the tensors, by argument name (the names and shapes go into the error)
                     ) -> list[torch.Tensor]:
     "Broadcast the named tensors together; `ValueError` naming them when their shapes do not fit."
@@ -61,22 +83,29 @@ def broadcast_params(**named, # the tensors, by argument name (the names and sha
 
 # %% ../nbs/00_core.ipynb #7c24c6c7
 def write_atomic(path, # the file to write (str or Path); its folders are created
-                 text:str, # its new content, written as UTF-8
+                 text, # its new content: a str (written as UTF-8), bytes, or a callable `write(tmp_path)` that writes the file
                 ) -> Path:
-    "Write `text` to `path` (parents created) through a temporary file and `os.replace`; `OSError` naming the file if it fails."
+    "Write `text` to `path` (parents created) through a temporary file `<name>.<pid>.tmp` beside it and `os.replace`; `OSError` naming the file if it fails."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')
-    try: tmp.write_text(text, encoding='utf-8'); os.replace(tmp, path)
-    except OSError as e:
+    try:
+        if callable(text): text(tmp)
+        elif isinstance(text, (bytes, bytearray)): tmp.write_bytes(text)
+        else: tmp.write_text(text, encoding='utf-8')
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:                # torch.save's zip writer reports a full disk as a RuntimeError
         tmp.unlink(missing_ok=True)
-        raise OSError(f"could not write {path} ({e}); {shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on its disk") from None
+        raise OSError(f"could not write {path} ({type(e).__name__}: {str(e)[:160]}); "
+                      f"{shutil.disk_usage(path.parent).free / 2**20:.0f} MiB free on its disk") from None
     return path
 
+# %% ../nbs/00_core.ipynb #b6559db5
 def write_json(obj, # JSON-able (numpy and torch scalars are written as floats)
                path, # the file; its folders are created
+               sort_keys:bool=False, # write the keys of every dict sorted
               ) -> Path:
-    "Write `obj` as JSON to `path` atomically (a temporary file, then `os.replace`)."
-    return write_atomic(path, json.dumps(obj, indent=1, default=float))
+    "Write `obj` as JSON (indent 1) to `path` atomically (a temporary file, then `os.replace`)."
+    return write_atomic(path, json.dumps(obj, indent=1, default=float, sort_keys=sort_keys))
 
 # %% ../nbs/00_core.ipynb #8aa2ebc0
 def seed_everything(seed:int, # seed of python's `random`, numpy (mod 2³²), torch's CPU and CUDA RNGs, and the returned generator
@@ -84,6 +113,14 @@ def seed_everything(seed:int, # seed of python's `random`, numpy (mod 2³²), to
     "Seed python, numpy and torch (CPU and CUDA); return a CPU `torch.Generator` seeded with `seed`."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+# %% ../nbs/00_core.ipynb #09f53657
+def mix_seed(seed:int, # the base seed
+             k:int, # the index mixed in (a step, an epoch, a generator's offset)
+             bits:int=63, # the result is taken modulo 2**bits
+            ) -> int:
+    "The seed `(seed · 1000003 + k) mod 2**bits` of sub-stream `k` of `seed`."
+    return (seed * 1_000_003 + k) % 2**bits
 
 # %% ../nbs/00_core.ipynb #d7039233
 def is_dist() -> bool:
@@ -94,6 +131,7 @@ def rank_world() -> tuple[int, int]:
     "`(rank, world_size)`, `(0, 1)` outside distributed runs."
     return (dist.get_rank(), dist.get_world_size()) if is_dist() else (0, 1)
 
+# %% ../nbs/00_core.ipynb #2b918854
 class _Gather(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
@@ -113,6 +151,7 @@ def gather(x:torch.Tensor, # this rank's shard: the same shape on every rank
     "Concatenate `x` (same shape on every rank) over ranks along dim 0, with gradients; identity when not distributed."
     return _Gather.apply(x) if is_dist() else x
 
+# %% ../nbs/00_core.ipynb #43ebee5c
 def broadcast_int(v:int, # this rank's value (only `src`'s is used)
                   src:int=0, # the rank whose value every rank receives
                  ) -> int:
@@ -138,6 +177,7 @@ def _dist_entry(rank, world_size, port, fn, args, q):
         finally: dist.destroy_process_group()
     except BaseException: q.put((rank, None, traceback.format_exc()))
 
+# %% ../nbs/00_core.ipynb #7256bd99
 def run_distributed(fn, # `fn(rank, world_size, *args)`, run once in each process; its result must pickle
                     world_size:int=2, # number of processes (ranks)
                     *args, # passed to `fn` after `rank, world_size` (copied into each process by fork)

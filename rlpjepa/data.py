@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #436f1fac
 from __future__ import annotations
-import gzip, hashlib, os, pickle
+import gzip, hashlib, os, pickle, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +13,7 @@ import torch
 import torchvision.datasets as tvd
 from PIL import Image
 import rlpjepa
+from .core import check_posint, write_atomic
 
 # %% auto #0
 __all__ = ['FMNIST_FILES', 'FMNIST_CLASSES', 'FMNIST_DEB_DIR', 'CIFAR_FILES', 'TRANSFER', 'DATASETS', 'IMG_EXT', 'DEFAULT_SIZE',
@@ -68,6 +69,8 @@ FMNIST_FILES = {  # file -> md5 of its decompressed content
     't10k-labels-idx1-ubyte.gz': '15d484375f8d13e6eb1aabb0c3f46965'}
 FMNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']
 FMNIST_DEB_DIR = Path('/usr/share/datasets/fashion-mnist')
+
+# %% ../nbs/04_data.ipynb #5f4050e6
 CIFAR_FILES = {
     'cifar10': ('cifar-10-batches-py', {
         'data_batch_1': 'c99cafc152244af753f735de768cd75f', 'data_batch_2': 'd4bba439e000b95fd0a9bffe97cbabec',
@@ -80,6 +83,7 @@ CIFAR_FILES = {
 TRANSFER = ('dtd', 'flowers102', 'food101', 'pets')
 DATASETS = ('fashion_mnist', 'cifar10', 'cifar100', 'imagenet100', 'digits') + TRANSFER
 
+# %% ../nbs/04_data.ipynb #b716db7a
 def _md5(b:bytes) -> str: return hashlib.md5(b).hexdigest()
 
 def _check_md5(path:Path, content:bytes, expected:str|None, fix:str):
@@ -90,6 +94,7 @@ def _check_md5(path:Path, content:bytes, expected:str|None, fix:str):
         raise ValueError(f"corrupt or unexpected file {path}: md5 {got}, recorded {expected}. Delete it and get it "
                          f"again with {fix} (or pass verify=False to load your own files).")
 
+# %% ../nbs/04_data.ipynb #0cfd59f9
 def _fetch_hint(name:str, root) -> str:
     "The exact command that puts dataset `name` under `root`."
     if name == 'fashion_mnist':
@@ -121,6 +126,7 @@ def read_idx(path, # the idx file (gzipped or plain)
         raise ValueError(f"{path}: idx header says {dims} but the file holds {len(raw) - 4 - 4*nd} data bytes")
     return torch.from_numpy(np.frombuffer(raw, np.uint8, offset=4 + 4 * nd).reshape(dims).copy())
 
+# %% ../nbs/04_data.ipynb #d0d6709c
 def _load_fmnist(root:Path, split:str, verify:bool) -> ImageData:
     d, pre = root / 'fashion_mnist', ('train' if split == 'train' else 't10k')
     files = [d / f'{pre}-images-idx3-ubyte.gz', d / f'{pre}-labels-idx1-ubyte.gz']
@@ -138,6 +144,7 @@ def _unpickle(path:Path, expected_md5, fix) -> dict:
     try: return pickle.loads(raw, encoding='latin1')
     except Exception as e: raise ValueError(f"{path} is not a CIFAR python pickle batch: {e}") from None
 
+# %% ../nbs/04_data.ipynb #d4b68266
 def _load_cifar(root:Path, name:str, split:str, verify:bool) -> ImageData:
     folder, md5s = CIFAR_FILES[name]
     d = root / name / folder
@@ -165,6 +172,7 @@ def imagenet100_classes() -> list[str]:
     if len(wnids) != 100 or len(set(wnids)) != 100: raise ValueError(f"{p} must list 100 distinct wnids, has {len(set(wnids))}")
     return wnids
 
+# %% ../nbs/04_data.ipynb #36dde889
 def _decode(path, size:int) -> np.ndarray:
     "One image file → uint8 (3, size, size): RGB, shorter side resized to `size`, centre crop."
     with Image.open(path) as im:
@@ -175,6 +183,7 @@ def _decode(path, size:int) -> np.ndarray:
         l, t = (nw - size) // 2, (nh - size) // 2
         return np.array(im.crop((l, t, l + size, t + size))).transpose(2, 0, 1)
 
+# %% ../nbs/04_data.ipynb #623fa8d7
 def decode_images(paths, # image files (a sequence of str or Path)
                   size:int, # output side: shorter side resized to it (bicubic), then a centre crop size × size
                   workers:int|None=None, # decoding threads; None: min(8, CPU count)
@@ -185,17 +194,19 @@ def decode_images(paths, # image files (a sequence of str or Path)
     with ThreadPoolExecutor(workers or min(8, os.cpu_count() or 1)) as ex: list(ex.map(one, range(len(paths))))
     return out
 
+# %% ../nbs/04_data.ipynb #7074bc25
 def _cached(cache:Path, build) -> dict:
-    "`torch.load(cache)` (memory-mapped) if it exists, else `build()` saved atomically to `cache`."
+    "`torch.load(cache)` (memory-mapped) if it can be read, else `build()` saved atomically to `cache` (a warning names an unreadable one)."
     if cache.exists():
         try: return torch.load(cache, mmap=True, weights_only=True)
-        except Exception as e: raise ValueError(f"unreadable cache {cache} ({e}); delete it to rebuild it") from None
+        except Exception as e:
+            warnings.warn(f"unreadable cache {cache} ({type(e).__name__}: {str(e)[:120]}): rebuilding it")
+            cache.unlink(missing_ok=True)
     d = build()
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f'.tmp{os.getpid()}')
-    torch.save(d, tmp); os.replace(tmp, cache)
+    write_atomic(cache, lambda tmp: torch.save(d, tmp))
     return d
 
+# %% ../nbs/04_data.ipynb #264020c5
 IMG_EXT = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 def load_image_folder(folder, # the root of `folder/<class>/<image>`
@@ -231,11 +242,13 @@ def _load_digits(split:str) -> ImageData:
     keep = test if split == 'test' else ~test
     return ImageData(x[keep], torch.from_numpy(d.target)[keep], [str(i) for i in range(10)], 'digits')
 
+# %% ../nbs/04_data.ipynb #800f729b
 _TV = {'dtd': ('DTD', {'train': ['train', 'val'], 'test': ['test']}),
        'flowers102': ('Flowers102', {'train': ['train', 'val'], 'test': ['test']}),
        'food101': ('Food101', {'train': ['train'], 'test': ['test']}),
        'pets': ('OxfordIIITPet', {'train': ['trainval'], 'test': ['test']})}
 
+# %% ../nbs/04_data.ipynb #ffd49f88
 def _load_transfer(root:Path, name:str, split:str, size:int) -> ImageData:
     cls_name, splits = _TV[name]
     def build():
@@ -255,6 +268,7 @@ def _load_transfer(root:Path, name:str, split:str, size:int) -> ImageData:
 # %% ../nbs/04_data.ipynb #5d2ac5f8
 DEFAULT_SIZE = {'imagenet100': 256, 'dtd': 64, 'flowers102': 64, 'food101': 64, 'pets': 64}
 
+# %% ../nbs/04_data.ipynb #daead19f
 def load_dataset(name:str, # one of `DATASETS`
                  split:str='train', # 'train' or 'test' ('val' is a synonym of 'test')
                  root='data', # the data folder: the set is read from `root/<name>/`
@@ -269,7 +283,7 @@ def load_dataset(name:str, # one of `DATASETS`
     if name not in DATASETS: raise ValueError(f"unknown dataset `name`={name!r}; choose one of {', '.join(DATASETS)}")
     if split not in ('train', 'test', 'val'): raise ValueError(f"`split` must be 'train', 'test' or 'val', got {split!r}")
     split = 'test' if split == 'val' else split
-    if size is not None and (int(size) != size or size < 1): raise ValueError(f"`size` must be a positive int, got {size!r}")
+    if size is not None: check_posint(size, 'size')
     root = Path(root)
     if name == 'fashion_mnist': return _load_fmnist(root, split, verify)
     if name in CIFAR_FILES: return _load_cifar(root, name, split, verify)
@@ -288,11 +302,11 @@ def num_batches(n:int, # number of examples
                 world:int=1, # number of ranks (a global batch is batch_size·world)
                ) -> int:
     "Number of (global) batches of one epoch over `n` examples."
-    for k, v in (('batch_size', batch_size), ('world', world)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"`{k}` must be a positive int, got {v!r}")
+    for k, v in (('batch_size', batch_size), ('world', world)): check_posint(v, k)
     gb = batch_size * world
     return n // gb + (0 if drop_last or n % gb == 0 else 1)
 
+# %% ../nbs/04_data.ipynb #dd4f0298
 class Batches:
     "Iterator over (x_uint8, y) batches of an ImageData; see `batches`."
     def __init__(self,
@@ -306,8 +320,7 @@ class Batches:
                  rank=0, # this process's rank: it gets the rank-th slice of each global batch
                  world=1, # number of ranks
                 ):
-        for k, v in dict(batch_size=batch_size, world=world).items():
-            if int(v) != v or v < 1: raise ValueError(f"`{k}` must be a positive int, got {v!r}")
+        for k, v in dict(batch_size=batch_size, world=world).items(): check_posint(v, k)
         if not 0 <= rank < world: raise ValueError(f"`rank` must be in [0, world={world}), got {rank!r}")
         self.data, self.bs, self.world, self.rank, self.device = data, int(batch_size), int(world), int(rank), device
         n = len(data)
@@ -334,6 +347,7 @@ class Batches:
                 x, y = ((t.pin_memory() if pin else t).to(self.device, non_blocking=pin) for t in (x, y))
             yield x, y
 
+# %% ../nbs/04_data.ipynb #c6b816f0
 def batches(data:ImageData, # the images and labels
             batch_size:int, # examples per batch on this rank
             shuffle:bool=True, # draw a random order (now, once); False: the data's order

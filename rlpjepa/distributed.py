@@ -33,6 +33,7 @@ class _GlobalBNMixin:
         if self.affine: y = y * self.weight.view(shape) + self.bias.view(shape)
         return y.to(x.dtype)
 
+# %% ../nbs/12_distributed.ipynb #5fe82846
 class GlobalBatchNorm1d(_GlobalBNMixin, nn.BatchNorm1d): "BatchNorm1d on the global batch under (CPU) DDP."
 class GlobalBatchNorm2d(_GlobalBNMixin, nn.BatchNorm2d): "BatchNorm2d on the global batch under (CPU) DDP."
 
@@ -51,10 +52,15 @@ _HELD = []          # the open lock files of this process's claimed slots
 
 def _device_pool() -> list[int]:
     env = os.environ.get('RLPJEPA_DEVICES')
-    if env is not None: return [int(s) for s in env.replace(',', ' ').split()]
+    if env is not None:
+        parts = env.replace(',', ' ').split()
+        bad = [s for s in parts if not s.isdigit()]
+        if bad: raise ValueError(f"RLPJEPA_DEVICES={env!r}: the device slots are integers ≥ 0 separated by commas (e.g. 0,1,2,3), got {bad}")
+        return [int(s) for s in parts]
     if os.environ.get('CUDA_VISIBLE_DEVICES') is None and torch.cuda.is_available(): return list(range(torch.cuda.device_count()))
     return []
 
+# %% ../nbs/12_distributed.ipynb #6d3f3f57
 def claim_devices(n:int=1, # slots to claim, 1 ≤ n ≤ len(pool)
                   pool:list[int]|None=None, # the slots (device indices); None: $RLPJEPA_DEVICES, else every visible GPU when CUDA_VISIBLE_DEVICES is unset, else none
                   lock_dir:str|Path|None=None, # folder of the lock files; None: $RLPJEPA_LOCK_DIR, else a folder in the temp dir
@@ -64,6 +70,9 @@ def claim_devices(n:int=1, # slots to claim, 1 ≤ n ≤ len(pool)
     "Claim `n` free slots of `pool` (default above) for this process's lifetime, waiting for them; [] when the pool is empty."
     pool = _device_pool() if pool is None else list(pool)
     if not pool: return []
+    twice = sorted({d for d in pool if pool.count(d) > 1})
+    if twice: raise ValueError(f"the device pool {pool} names slot(s) {twice} more than once (RLPJEPA_DEVICES): a slot is one device, "
+                               f"so {n} slot(s) could never be claimed from it")     # it waited for ever
     if not 1 <= n <= len(pool): raise ValueError(f"{n} device(s) wanted, but the pool has {len(pool)}: {pool} (RLPJEPA_DEVICES or the visible GPUs)")
     lock_dir = Path(lock_dir or os.environ.get('RLPJEPA_LOCK_DIR') or Path(tempfile.gettempdir())/f'rlpjepa-devices-{os.getuid()}')
     lock_dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +96,7 @@ def claim_devices(n:int=1, # slots to claim, 1 ≤ n ≤ len(pool)
         if not said: print(f"rlpjepa: waiting for {n} free device slot(s) among {pool} (locks in {lock_dir})", file=sys.stderr); said = True
         time.sleep(poll)
 
+# %% ../nbs/12_distributed.ipynb #b5bbe1b0
 def release_devices():
     "Give back every slot this process claimed."
     while _HELD: _HELD.pop().close()

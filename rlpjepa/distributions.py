@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.distributions import Distribution, constraints
 from scipy import optimize, special
-from .core import check_positive, check_finite, broadcast_params
+from .core import check_positive, check_finite, broadcast_params, mix_seed
 
 # %% auto #0
 __all__ = ['standard_gn', 'GeneralizedGaussian', 'sigma_gn', 'TruncatedGeneralizedGaussian', 'binary_entropy',
@@ -20,10 +20,12 @@ def _gn_log_norm(p, scale):
     "log of the GN_p density's normalising constant p^{1-1/p} / (2σΓ(1/p))."
     return (1 - 1/p) * torch.log(p) - math.log(2) - torch.log(scale) - torch.lgamma(1/p)
 
+# %% ../nbs/01_distributions.ipynb #402d16a8
 def _half_tail(s, a, u):
     "½[1 + sgn(s)·P(a, u)], written with Q(a, u) on the negative side so that far-left tails keep their precision."
     return torch.where(s < 0, 0.5 * torch.special.gammaincc(a, u), 0.5 * (1 + torch.special.gammainc(a, u)))
 
+# %% ../nbs/01_distributions.ipynb #9e8aaaed
 def _upper_gamma_series(a, u, terms=12):
     "S(a, u) with Γ(a, u) ≈ u^{a-1} e^{-u} S(a, u), S = Σ_k (a-1)(a-2)…(a-k) / u^k (asymptotic, for large u)."
     u = u.clamp(min=1.)
@@ -33,30 +35,34 @@ def _upper_gamma_series(a, u, terms=12):
         series = series + term
     return series
 
+# %% ../nbs/01_distributions.ipynb #1e5f0759
 def _log_gammaincc(a, u):
     "log Q(a, u); where Q underflows, from the asymptotic series."
     q = torch.special.gammaincc(a, u)
     asym = (a - 1) * torch.log(u.clamp(min=1.)) - u - torch.lgamma(a) + torch.log(_upper_gamma_series(a, u))
     return torch.where(q > 1e-280, torch.log(q.clamp(min=1e-300)), asym)
 
+# %% ../nbs/01_distributions.ipynb #1f9c6453
 def _fast_path(p):
     "1 or 2 when every entry of `p` equals it (exact Laplace / Normal samplers), else None; checked once, at construction."
     for k in (1., 2.):
         if bool((p == k).all()): return k
     return None
 
+# %% ../nbs/01_distributions.ipynb #11c59949
 def _gamma(shape, conc, generator):
     "Gamma(conc, 1) draws of `shape` (reparameterised); seeded from `generator` without touching the global RNG."
     conc = conc.expand(shape)
     if generator is None: return torch._standard_gamma(conc)
     if generator.device.type == 'cuda':   # from the generator's host-side state (seed, offset): reading a draw back would sync
-        seed = (generator.initial_seed() * 1_000_003 + generator.get_offset()) % 2**62
+        seed = mix_seed(generator.initial_seed(), generator.get_offset(), bits=62)
     else: seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
     devices = [conc.device] if conc.device.type == 'cuda' else []
     with torch.random.fork_rng(devices=devices, device_type=conc.device.type if devices else 'cuda'):
         torch.manual_seed(seed)
         return torch._standard_gamma(conc)
 
+# %% ../nbs/01_distributions.ipynb #aed4d380
 def standard_gn(shape, # the sample's shape
                 p, # shape parameter p > 0: a tensor broadcastable to `shape`, whose dtype and device the sample takes
                 generator=None, # random source (a `torch.Generator` on `p`'s device); None: torch's global RNG
@@ -75,7 +81,6 @@ class GeneralizedGaussian(Distribution):
     arg_constraints = dict(p=constraints.positive, loc=constraints.real, scale=constraints.positive)
     support = constraints.real
     has_rsample = True
-
     def __init__(self,
                  p, # shape p > 0 (2: Normal, 1: Laplace); a number or a tensor, broadcast with `loc` and `scale`
                  loc=0., # location μ (the mean and mode), finite
@@ -157,6 +162,7 @@ def _partial_moments(p, loc, scale):
     eu = torch.where(loc < 0, tail, T(1 + a) / (p * m0))
     return m0, ey, ey2, log_rho, eu
 
+# %% ../nbs/01_distributions.ipynb #400542e4
 class _ShapeMixin:
     "Shared constructor for the rectified and truncated variants: p, loc and a scale defaulting to σ_GN(p)."
     arg_constraints = dict(p=constraints.positive, loc=constraints.real, scale=constraints.positive)
@@ -211,6 +217,7 @@ def binary_entropy(r, # probability in [0, 1]: a tensor
     "Entropy (nats) of a Bernoulli(r) variable; 0 at r ∈ {0, 1}."
     return -torch.xlogy(r, r) - torch.xlogy(1 - r, 1 - r)
 
+# %% ../nbs/01_distributions.ipynb #0deb741a
 class RectifiedGeneralizedGaussian(_ShapeMixin, Distribution):
     "RGN_p(loc, scale) = ReLU(GN_p(loc, scale)); `scale=None` uses σ_GN(p). Densities are w.r.t. δ₀ + Lebesgue."
     support = constraints.greater_than_eq(0.)
@@ -253,6 +260,7 @@ def _rgn_var(p:float, loc:float, scale:float) -> float:
     _, ey, ey2, *_ = _partial_moments(*(torch.tensor(v, dtype=torch.float64) for v in (p, loc, scale)))
     return float(ey2 - ey**2)
 
+# %% ../nbs/01_distributions.ipynb #b70e9f05
 def sigma_rgn(p, # shape p > 0: a number or a tensor
               loc=0., # location μ, finite: a number or a tensor (broadcast with `p`)
               target_var=1., # the variance of ReLU(GN_p(μ, σ)) to reach, > 0

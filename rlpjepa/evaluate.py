@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from .metrics import l0_sparsity, l1_sparsity, SparsityMeter, renyi_entropy, nhsic
+from .core import check_posint
 
 # %% auto #0
 __all__ = ['PROBE_RECIPE', 'extract_features', 'linear_probe', 'lbfgs_probe', 'knn_predict', 'knn_accuracy', 'evaluate_features',
@@ -26,6 +27,7 @@ def _feats(f, name:str) -> torch.Tensor:
     if not torch.isfinite(f).all(): raise ValueError(f"`{name}` must be finite (found NaN or Inf)")
     return f
 
+# %% ../nbs/14_evaluate.ipynb #1bc1ef3b
 def _labels(y, n:int, name:str, feats_name:str) -> torch.Tensor:
     "`y` as int64 (n,) with entries ≥ 0; `ValueError` naming `name` otherwise."
     y = torch.as_tensor(y)
@@ -37,11 +39,10 @@ def _labels(y, n:int, name:str, feats_name:str) -> torch.Tensor:
     if len(y) and y.min() < 0: raise ValueError(f"`{name}` must hold class indices ≥ 0, found {y.min().item()}")
     return y
 
-def _posint(v, name:str) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {v!r}")
-    return int(v)
+# %% ../nbs/14_evaluate.ipynb #05cd0475
+def _posint(v, name:str) -> int: return check_posint(v, name, 'a positive integer')   # the wording the probes' errors have always used
 
+# %% ../nbs/14_evaluate.ipynb #efa4231f
 def _posfloat(v, name:str, allow_zero:bool=False) -> float:
     ok = isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) and math.isfinite(v)
     if not ok or v < 0 or (v == 0 and not allow_zero):
@@ -60,16 +61,19 @@ def _check_data(data, name:str='data'):
     if len(x) == 0: raise ValueError(f"`{name}` is empty (`{name}.x` has 0 images)")
     return _labels(data.y, len(x), f'{name}.y', f'{name}.x')
 
+# %% ../nbs/14_evaluate.ipynb #075b3af3
 def _model_device(model:nn.Module) -> torch.device:
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device('cpu')
 
+# %% ../nbs/14_evaluate.ipynb #20d49c20
 def _split_output(out):
     if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(o, torch.Tensor) for o in out)):
         raise ValueError("`model` must return a pair (h, z) of tensors (encoder features, projector output), like "
                          f"rlpjepa.models.JointEmbedding; got {type(out).__name__}")
     return out
 
+# %% ../nbs/14_evaluate.ipynb #3c8fc3e0
 @torch.no_grad()
 def extract_features(model:nn.Module, # returns a pair (h, z) of tensors per batch, like `JointEmbedding`; run frozen (eval mode, no_grad; its modes are restored)
                      data, # ImageData-like: `x` uint8 images (N, C, H, W), `y` labels
@@ -109,6 +113,7 @@ def _num_classes(num_classes, *ys) -> int:
     if num_classes < c: raise ValueError(f"`num_classes` is {num_classes} but the labels go up to {c - 1}")
     return num_classes
 
+# %% ../nbs/14_evaluate.ipynb #b8498929
 @contextlib.contextmanager
 def _one_thread(device:torch.device):
     "Run torch's CPU ops single-threaded inside the block (the thread count is restored afterwards)."
@@ -117,6 +122,7 @@ def _one_thread(device:torch.device):
     try: yield
     finally: torch.set_num_threads(n)
 
+# %% ../nbs/14_evaluate.ipynb #841efb29
 def linear_probe(train_feats, # frozen training features (N, D): a tensor or array, finite (used as float32, standardized)
                  train_y, # training labels (N,), integer class indices ≥ 0
                  test_feats, # frozen test features (M, D)
@@ -244,6 +250,7 @@ def knn_predict(train_feats, # frozen training features (N, D): a tensor or arra
         preds.append(votes.argmax(1).cpu())
     return torch.cat(preds)
 
+# %% ../nbs/14_evaluate.ipynb #c9eb8548
 def knn_accuracy(train_feats, # frozen training features (N, D): a tensor or array, finite
                  train_y, # training labels (N,), integer class indices ≥ 0
                  test_feats, # frozen test features (M, D)
@@ -262,6 +269,7 @@ def knn_accuracy(train_feats, # frozen training features (N, D): a tensor or arr
 # %% ../nbs/14_evaluate.ipynb #61f811e1
 PROBE_RECIPE = dict(l2=1e-3, max_iter=1000, tol=3e-4, knn_k=20, knn_t=0.07)
 
+# %% ../nbs/14_evaluate.ipynb #cc58c675
 def evaluate_features(train, # the (H, Z, y) triple of `extract_features` on the training images
                       test, # the (H, Z, y) triple on the test images
                       l2:float=1e-3, # the probe's L2 penalty (`lbfgs_probe`)
@@ -332,6 +340,7 @@ def _check_shots(shots) -> list:
             raise ValueError(f"`shots` entries must be 'full' or a positive int (examples per class), got {s!r}")
     return shots
 
+# %% ../nbs/14_evaluate.ipynb #bc0ff8e3
 def transfer(model:nn.Module, # frozen (h, z) model, as for `extract_features`
              dataset_name:str, # the transfer set, a name `load` knows (e.g. 'dtd', 'cifar10')
              shots=('full', 1), # training sets: 'full' and/or k examples per class
@@ -369,6 +378,7 @@ def transfer(model:nn.Module, # frozen (h, z) model, as for `extract_features`
                 rows.append(dict(dataset=dataset_name, features=kind, shots=str(s), seed=seed, n_train=len(idx), acc1=acc, **sp))
     return pd.DataFrame(rows)
 
+# %% ../nbs/14_evaluate.ipynb #8193fec9
 def transfer_summary(df:pd.DataFrame, # rows of `transfer`
                     ) -> pd.DataFrame:
     "Mean and s.d. of `acc1` over seeds (and the number of seeds) per dataset, features and shots."

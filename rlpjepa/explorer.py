@@ -36,9 +36,11 @@ def _values(v, name:str, positive:bool=False) -> list:
         except ValueError: raise ValueError(f"`{name}` must hold finite numbers{' > 0' if positive else ''}, got {x!r} in {v!r}") from None
     return sorted(out)
 
+# %% ../nbs/19_explorer.ipynb #f0bcc140
 def _gn(p:float, mu:float, sigma:float) -> GeneralizedGaussian:
     return GeneralizedGaussian(*(torch.tensor(v, dtype=torch.float64) for v in (p, mu, sigma)))
 
+# %% ../nbs/19_explorer.ipynb #0a0bb1f9
 def explorer_limits(ps, mus, sigmas, # the grid: numbers or lists of numbers (p > 0, σ > 0)
                     q:float=0.95) -> dict: # x_max is the largest q-quantile of GN_p(μ, σ) over the grid
     "Axis limits shared by every frame of the grid: dict(x_max, y_max) (see above)."
@@ -103,6 +105,7 @@ def rgn_frame(p:float, mu:float, sigma:float, # RGN_p(μ, σ): shape p > 0, loca
     a2.legend(loc='upper right', fontsize='small')
     return fig, num
 
+# %% ../nbs/19_explorer.ipynb #16694208
 def frame_png(fig, # a frame from `rgn_frame` (closed here)
               dpi:int=DPI) -> bytes: # pixels per inch (the committed figures': `plots.DPI`)
     "`fig` as PNG bytes of its full size (figsize × dpi, no tight crop), quantised to 256 colours; closes `fig`."
@@ -142,6 +145,7 @@ def _png_size(png) -> tuple:
         raise ValueError("every frame needs PNG bytes (from `frame_png`)")
     return struct.unpack('>II', png[16:24])
 
+# %% ../nbs/19_explorer.ipynb #d1ccc9d3
 def explorer_html(frames, # list of (numbers as `rgn_frame` returns them, PNG bytes), covering a full p × μ × σ grid
                   path, # the .html file to write
                   title:str='Rectified generalized Gaussian explorer') -> Path:

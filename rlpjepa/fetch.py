@@ -4,11 +4,12 @@
 
 # %% ../nbs/06_fetch.ipynb #6a73c858
 from __future__ import annotations
-import argparse, os, shutil, subprocess, sys, tempfile
+import argparse, shutil, subprocess, sys, tempfile
 from pathlib import Path
 import torchvision.datasets as tvd
 from .data import (DATASETS, FMNIST_FILES, FMNIST_DEB_DIR, CIFAR_FILES, TRANSFER, _TV, _fetch_hint, _load_digits,
                           read_idx, load_dataset)
+from .core import write_atomic
 
 # %% auto #0
 __all__ = ['fetch', 'fetch_cli']
@@ -23,6 +24,7 @@ def _deb_fmnist_dir() -> Path|None:
     except (OSError, subprocess.SubprocessError): pass
     return FMNIST_DEB_DIR if (FMNIST_DEB_DIR / 'train-images-idx3-ubyte.gz').exists() else None
 
+# %% ../nbs/06_fetch.ipynb #934d1d69
 def _have(root:Path, name:str) -> bool:
     "Whether dataset `name` is complete (and, where md5s are recorded, verified) under `root`."
     try:
@@ -33,6 +35,7 @@ def _have(root:Path, name:str) -> bool:
     if name in TRANSFER: return (root / name).is_dir() and any((root / name).iterdir())
     return True
 
+# %% ../nbs/06_fetch.ipynb #dc4759e9
 def fetch(name:str, # one of `DATASETS`
           root='data', # the data folder: the set goes to `root/<name>/`
           download:bool=True, # allow a download through torchvision (needs internet); False: local copies only
@@ -50,7 +53,7 @@ def fetch(name:str, # one of `DATASETS`
             dest.mkdir(parents=True, exist_ok=True)
             for f in FMNIST_FILES:
                 read_idx(src / f, FMNIST_FILES[f], f"`apt-get install --reinstall dataset-fashion-mnist`")  # verify first
-                shutil.copyfile(src / f, dest / f'{f}.tmp'); os.replace(dest / f'{f}.tmp', dest / f)
+                write_atomic(dest / f, lambda tmp: shutil.copyfile(src / f, tmp))
             return dest
     if name == 'imagenet100': raise FileNotFoundError(f"ImageNet-100 cannot be downloaded: {_fetch_hint(name, root)}")
     if not download:
@@ -74,6 +77,7 @@ def fetch(name:str, # one of `DATASETS`
                                 f"run `rlpjepa-fetch {name} --root {root}` where there is internet{hint}") from None
     return dest
 
+# %% ../nbs/06_fetch.ipynb #a1e732fe
 def fetch_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
              ):
     "Console script `rlpjepa-fetch NAME [--root data] [--no-download]`; returns None (a console script's exit status 0)."

@@ -32,6 +32,7 @@ def make_target(cfg:Config, # the run's settings: p, mu, sigma
     "The target distribution of `cfg`: (R)GN_p(μ, σ) with σ from `cfg.sigma`."
     return (RectifiedGeneralizedGaussian if rectified else GeneralizedGaussian)(float(cfg.p), float(cfg.mu), target_scale(cfg))
 
+# %% ../nbs/11_methods.ipynb #f6a0ce5d
 def _lp_rect(cfg, which):
     v = getattr(cfg, which)
     return (cfg.method == 'rectified_lpjepa') if v is None else v
@@ -43,6 +44,7 @@ class Method:
     non_neg: typing.Callable # cfg → None, 'relu' or 'rep_relu' (a non-negativity after the projector)
     loss: typing.Callable # cfg → the loss module, called as `loss(z1, z2) -> (loss, parts)`
 
+# %% ../nbs/11_methods.ipynb #b2fc1859
 _lp = Method(lambda c: 'rectified_mlp' if _lp_rect(c, 'projector_rectified') else 'mlp', lambda c: None,
              lambda c: DistributionMatchingLoss(make_target(c, _lp_rect(c, 'target_rectified')), c.lambda_inv,
                                                 c.lambda_reg, c.num_projections, c.projections, c.seed,
@@ -56,6 +58,7 @@ METHODS = dict(
     simclr=Method(lambda c: 'simclr', lambda c: None, lambda c: InfoNCELoss(c.temperature)),
     ncl=Method(lambda c: 'ncl', lambda c: c.non_neg or 'rep_relu', lambda c: InfoNCELoss(c.temperature)))
 
+# %% ../nbs/11_methods.ipynb #47618be1
 def make_backbone(cfg:Config, # the run's settings: backbone, width, small_input, pool
                   in_chans:int=3, # input image channels
                  ) -> nn.Module:
@@ -63,6 +66,7 @@ def make_backbone(cfg:Config, # the run's settings: backbone, width, small_input
     kw = dict(pool=cfg.pool) if cfg.pool is not None else {}
     return M.backbone(cfg.backbone, in_chans=in_chans, small_input=cfg.small_input, width=cfg.width, **kw)
 
+# %% ../nbs/11_methods.ipynb #70013708
 def build_method(cfg:Config, # the run's settings
                  in_chans:int=3, # input image channels
                  backbone:nn.Module|None=None, # the encoder, with a `num_features` attribute; None: `make_backbone(cfg, in_chans)`

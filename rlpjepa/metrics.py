@@ -30,11 +30,13 @@ def l0_sparsity(z:torch.Tensor, # features (N, D): N samples (rows), D dimension
     z = _features(z)
     return (z != 0).sum().item() / z.numel()
 
+# %% ../nbs/03_metrics.ipynb #3e224e17
 def _l1_rows(z:torch.Tensor, eps:float) -> torch.Tensor:
     "Per-row (1/D)(‖z‖₁/(‖z‖₂+ε))², float64."
     z = z.double()
     return (z.abs().sum(1) / (torch.linalg.vector_norm(z, dim=1) + eps))**2 / z.shape[1]
 
+# %% ../nbs/03_metrics.ipynb #d1b42866
 def l1_sparsity(z:torch.Tensor, # features (N, D): N samples (rows), D dimensions; a tensor or array (integers are promoted to float64), finite
                 eps:float=1e-12, # added to each row's ℓ2 norm before the ratio (the authors' value), so an all-zero row scores 0
                ) -> float:

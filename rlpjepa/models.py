@@ -4,12 +4,13 @@
 
 # %% ../nbs/07_models.ipynb #075845be
 from __future__ import annotations
-import difflib, importlib.util
+import importlib.util
 import torch
 import torch.nn as nn
 import torchvision
 from torchvision.models.resnet import BasicBlock
 from .regularizers import NON_NEG
+from .core import did_you_mean
 
 # %% auto #0
 __all__ = ['BACKBONES', 'PROJECTORS', 'SmallResNet', 'LeNet', 'backbone', 'projector', 'NonNeg', 'nonneg', 'JointEmbedding']
@@ -21,22 +22,19 @@ def _check_int(v, name:str, minimum:int=1) -> int:
         raise ValueError(f"`{name}` must be an integer ≥ {minimum}, got {v!r}")
     return v
 
+# %% ../nbs/07_models.ipynb #4bf35858
 def _check_choice(v, name:str, choices) -> str:
     "`v` if it is one of `choices`, else a `ValueError` naming `name`, listing the choices and the closest match."
     if v not in choices:
-        lower = {str(c).lower(): c for c in choices}
-        close = difflib.get_close_matches(str(v).lower(), list(lower), n=1)
-        hint = f" (did you mean {lower[close[0]]!r}?)" if close else ""
-        raise ValueError(f"`{name}` must be one of {tuple(choices)}, got {v!r}{hint}")
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}, got {v!r}{did_you_mean(v, choices)}")
     return v
 
+# %% ../nbs/07_models.ipynb #c545386d
 def _check_kw(kw:dict, allowed, what:str) -> dict:
     "`kw` if all its keys are in `allowed`, else a `ValueError` naming the unknown key, `what` it was for, and the closest valid key."
     for k in kw:
         if k not in allowed:
-            close = difflib.get_close_matches(k, list(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown keyword argument {k!r} for {what}; valid: {tuple(allowed)}{hint}")
+            raise ValueError(f"unknown keyword argument {k!r} for {what}; valid: {tuple(allowed)}{did_you_mean(k, allowed)}")
     return kw
 
 # %% ../nbs/07_models.ipynb #006fa1ec
@@ -50,6 +48,7 @@ def _cifar_stem(model:nn.Module, in_chans:int, out_chans:int) -> None:
     model.conv1 = _kaiming(nn.Conv2d(in_chans, out_chans, 3, stride=1, padding=1, bias=False))
     model.maxpool = nn.Identity()
 
+# %% ../nbs/07_models.ipynb #725ee8b1
 class SmallResNet(nn.Module):
     "ResNet-18 layout from torchvision `BasicBlock`s with widths (w, 2w, 4w, 8w) and a CIFAR stem; returns pooled (B, 8w) features."
     def __init__(self,
@@ -90,6 +89,7 @@ class SmallResNet(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return torch.flatten(self.avgpool(x), 1)
 
+# %% ../nbs/07_models.ipynb #0b5758ea
 class LeNet(nn.Module):
     "conv5×5(w/2)-BN-ReLU-pool, conv5×5(w)-BN-ReLU-pool, adaptive avg-pool to `pool`², Linear(→`hidden`)-BN-ReLU."
     def __init__(self,
@@ -113,6 +113,7 @@ class LeNet(nn.Module):
 BACKBONES = ('resnet18', 'resnet50', 'small_resnet', 'lenet', 'vit_small', 'convnext_small')
 _TIMM = dict(vit_small='vit_small_patch16_224', convnext_small='convnext_small')
 
+# %% ../nbs/07_models.ipynb #78e500bc
 def _timm_backbone(name:str, in_chans:int, small_input:bool, **kw) -> nn.Module:
     if importlib.util.find_spec('timm') is None:
         raise ImportError(f"backbone {name!r} needs timm, which is not installed: `pip install timm` "
@@ -124,6 +125,7 @@ def _timm_backbone(name:str, in_chans:int, small_input:bool, **kw) -> nn.Module:
     m = timm.create_model(_TIMM[name], pretrained=False, num_classes=0, in_chans=in_chans, **kw)
     return m  # timm models carry `num_features`
 
+# %% ../nbs/07_models.ipynb #b1e2da74
 def backbone(name:str, # one of `BACKBONES`
              in_chans:int=3, # input image channels
              small_input:bool=True, # small images (e.g. 32 px): the CIFAR stem for ResNets (3×3 stride-1 conv, no max-pool), small patches for timm models
@@ -172,6 +174,7 @@ def projector(kind:str, # 'mlp' (two Linear-BN-ReLU layers, then Linear), 'recti
     m.kind, m.in_dim, m.out_dim = kind, in_dim, out_dim
     return m
 
+# %% ../nbs/07_models.ipynb #afebc41b
 class NonNeg(nn.Module):
     "Module applying 'relu' or 'rep_relu' (`rlpjepa.regularizers.NON_NEG`)."
     def __init__(self,
@@ -182,6 +185,7 @@ class NonNeg(nn.Module):
     def forward(self, x:torch.Tensor) -> torch.Tensor: return NON_NEG[self.kind](x)
     def extra_repr(self) -> str: return repr(self.kind)
 
+# %% ../nbs/07_models.ipynb #2bb64fa4
 def nonneg(kind:str='relu', # 'relu', or 'rep_relu' (ReLU with GELU's gradient)
           ) -> NonNeg:
     "Non-negativity module: 'relu' or 'rep_relu'."

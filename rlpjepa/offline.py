@@ -4,7 +4,7 @@
 
 # %% ../nbs/16_offline.ipynb #021e513f
 from __future__ import annotations
-import argparse, dataclasses, functools, hashlib, os, platform, time
+import argparse, dataclasses, functools, hashlib, os, platform, time, warnings
 from pathlib import Path
 import pandas as pd
 import torch
@@ -33,10 +33,12 @@ def best_device() -> torch.device:
 
 CACHE_DIR = Path(os.environ.get('RLPJEPA_CACHE', '.cache/rlpjepa'))
 
+# %% ../nbs/16_offline.ipynb #bbdda60d
 @functools.lru_cache(maxsize=4)                     # one read per process: `rlpjepa-eval --group` evaluates many runs
 def _load_dataset(name, split, root, size):
     return load_dataset(name, split, root, size=size)
 
+# %% ../nbs/16_offline.ipynb #17765701
 def run_data(run, # a finished run folder (`results/runs/<group>/<name>`)
              split:str='train', # 'train' (its training images) or 'test' (its validation images)
              root='data', # the data folder
@@ -47,6 +49,7 @@ def run_data(run, # a finished run folder (`results/runs/<group>/<name>`)
     n = cfg.get('train_subset' if split == 'train' else 'val_subset')
     return d.subset(torch.arange(min(n, len(d)))) if n else d
 
+# %% ../nbs/16_offline.ipynb #b899fd4d
 def run_features(run, # a finished run folder (`results/runs/<group>/<name>`)
                  split:str='test', # whose images, when `data` is None: 'train' or 'test' (see `run_data`)
                  data=None, # an ImageData to run the model on; None: `run_data(run, split, root)`
@@ -66,14 +69,14 @@ def run_features(run, # a finished run folder (`results/runs/<group>/<name>`)
         key = Path(cache_dir or CACHE_DIR)/'features'/f"{file_sha(path)}-{h.hexdigest()[:16]}.pt"
         if key.exists():
             try: return tuple(torch.load(key, weights_only=True))
-            except Exception: key.unlink(missing_ok=True)                # a damaged cache entry is recomputed
+            except Exception as e:                                     # a damaged cache entry is recomputed
+                warnings.warn(f"unreadable feature cache {key} ({type(e).__name__}: {str(e)[:120]}): recomputing it")
+                key.unlink(missing_ok=True)
     device = torch.device(device) if device is not None else best_device()
     model, cfg, tf = load_run(run, checkpoint=checkpoint)
     cl = cfg.channels_last if cfg.channels_last is not None else device.type == 'cuda'   # as the run trained
     feats = extract_features(model.to(device), data, tf.to(device), batch_size, device, amp=device.type == 'cuda', channels_last=cl)
-    if key is not None:
-        key.parent.mkdir(parents=True, exist_ok=True)
-        tmp = key.with_name(key.name + f'.{os.getpid()}.tmp'); torch.save(list(feats), tmp); os.replace(tmp, key)
+    if key is not None: write_atomic(key, lambda tmp: torch.save(list(feats), tmp))
     return feats
 
 # %% ../nbs/16_offline.ipynb #28f0fd4a
@@ -96,6 +99,7 @@ def evaluate_run(run, # a finished run folder (`results/runs/<group>/<name>`)
     return dict(out, checkpoint=checkpoint, checkpoint_sha=file_sha(checkpoint_path(run, checkpoint)), recipe=recipe,
                 features_s=round(t1 - t0, 2), probe_s=round(time.time() - t1, 2), torch=torch.__version__, machine=platform.machine())
 
+# %% ../nbs/16_offline.ipynb #6ffceaf4
 def _section(params, section) -> dict:
     params = Path(params)
     if not params.exists(): raise FileNotFoundError(f"params file {params} does not exist")
@@ -103,6 +107,7 @@ def _section(params, section) -> dict:
     if section not in d: raise KeyError(f"section '{section}' not found in {params}; its top-level keys are {list(d)}")
     return d[section] or {}
 
+# %% ../nbs/16_offline.ipynb #3d86b10f
 def probe_recipe(params, # the params file (params.yaml)
                  section:str='probe', # its section holding the recipe
                 ) -> dict:
@@ -117,28 +122,35 @@ def probe_recipe(params, # the params file (params.yaml)
     try: return {k: _posint(v, k) if k in ('max_iter', 'knn_k') else _posfloat(v, k, allow_zero=k == 'l2') for k, v in r.items()}
     except ValueError as e: raise ValueError(f"{where}: {e}") from None
 
-def group_runs(params, # the params file (params.yaml)
-               group:str, # 'sweep', or a `group` of its runs_a / runs_b entries
+# %% ../nbs/16_offline.ipynb #5daf0b76
+def group_runs(params, # the params file (params.yaml: the grid's `sweep.p` x `sweep.mu`)
+               group:str, # the grid's group ('sweep') or a group of dag.yaml's `runs`
                runs_dir='results/runs', # the folder of the run groups
+               dag=None, # the pipeline's layout; None: dag.yaml beside `params`
               ) -> list[Path]:
-    "The run folders of `group` as params.yaml defines them: the `sweep` grid (`sweep/p<p>_mu<mu>`), or the `runs_a` / `runs_b` entries of that group."
+    "The run folders of `group` as dag.yaml defines them: the grid (`<group>/p<p>_mu<mu>` over params.yaml `sweep.p` x `sweep.mu`), or its runs `<group>/<name>`."
     d = yaml.safe_load(Path(params).read_text()) or {}
-    if group == 'sweep':
+    dag = Path(dag) if dag else Path(params).parent/'dag.yaml'
+    if not dag.exists(): raise FileNotFoundError(f"dag file {dag} does not exist (it lists the runs of each group)")
+    g = yaml.safe_load(dag.read_text()) or {}
+    grid, runs = g.get('grid') or {}, [str(k).split('/', 1) for k in g.get('runs') or {}]
+    if group == grid.get('group'):
         sw = d.get('sweep') or {}
         names = [f"p{_num(p)}_mu{_num(mu)}" for p in sw.get('p', []) for mu in sw.get('mu', [])]
-    else:
-        names = [k for s in ('runs_a', 'runs_b') for k, v in (d.get(s) or {}).items() if (v or {}).get('group') == group]
+    else: names = [n for gr, n in runs if gr == group]
     if not names:
-        groups = sorted({'sweep'} | {(v or {}).get('group') for s in ('runs_a', 'runs_b') for v in (d.get(s) or {}).values()})
-        raise KeyError(f"{params} defines no runs of group '{group}'; its groups are {groups}")
+        groups = sorted({gr for gr, _ in runs} | ({grid['group']} if grid.get('group') else set()))
+        raise KeyError(f"{dag} defines no runs of group '{group}'; its groups are {groups}")
     return [Path(runs_dir)/group/n for n in names]
 
+# %% ../nbs/16_offline.ipynb #27e9d95b
 def eval_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
             ):
-    "Console script `rlpjepa-eval RUN [RUN ...] | --group G [--params params.yaml --section probe]`: writes each run's `eval_file`."
+    "Console script `rlpjepa-eval RUN [RUN ...] | --group G [--names N ...] [--params params.yaml --section probe]`: writes each run's `eval_file`."
     ap = argparse.ArgumentParser(prog='rlpjepa-eval', description=evaluate_run.__doc__)
     ap.add_argument('runs', nargs='*', help='finished run folders (results/runs/<group>/<name>)')
-    ap.add_argument('--group', help="every run of this group of params.yaml (`sweep`, or a `group` of runs_a / runs_b), in one process")
+    ap.add_argument('--group', help="the runs of this group of dag.yaml (the grid's, or one of its `runs`), in one process")
+    ap.add_argument('--names', nargs='*', help="with --group: only these runs of it (<runs-dir>/<group>/<name>); none: all of dag.yaml's")
     ap.add_argument('--runs-dir', default='results/runs', help='where --group finds its runs')
     ap.add_argument('--params', default='params.yaml', help='YAML file holding the probe recipe')
     ap.add_argument('--section', default='probe', help='its section (keys of rlpjepa.evaluate.PROBE_RECIPE)')
@@ -147,7 +159,8 @@ def eval_cli(argv=None, # command-line arguments (a list of str); None: `sys.arg
     try:
         recipe = probe_recipe(a.params, a.section)
         if bool(a.runs) == bool(a.group): raise ValueError("give run folders or --group, not both and not neither")
-        if a.group: a.runs = group_runs(a.params, a.group, a.runs_dir)
+        if a.names and not a.group: raise ValueError("--names needs --group")
+        if a.group: a.runs = [Path(a.runs_dir)/a.group/n for n in a.names] if a.names else group_runs(a.params, a.group, a.runs_dir)
         for r in a.runs: checkpoint_path(r); eval_file(r)
     except (KeyError, FileNotFoundError, ValueError) as e: ap.error(str(e).strip('"'))
     for r in a.runs:
@@ -166,6 +179,7 @@ def projector_key(projector:str, # the resolved projector kind ('mlp', 'rectifie
     "'rectified_mlp', 'mlp', 'mlp+relu', 'simclr', 'ncl+rep_relu', …: a run's z architecture from its resolved settings."
     return projector + (f'+{non_neg}' if isinstance(non_neg, str) and non_neg else '')
 
+# %% ../nbs/16_offline.ipynb #aff89619
 def raw_pixels(train, # training ImageData
                test, # test ImageData
                **recipe, # probe settings of `evaluate_features` (l2, max_iter, tol, knn_k, knn_t)
@@ -176,6 +190,7 @@ def raw_pixels(train, # training ImageData
     return dict(encoder_linear=ev['encoder_linear'], encoder_knn=ev['encoder_knn'], projector_linear=ev['encoder_linear'],
                 projector_knn=ev['encoder_knn'], n_train=ev['n_train'], n_test=ev['n_test'])
 
+# %% ../nbs/16_offline.ipynb #e45f2e1b
 def references(encoders:dict, # name → config keys of the encoder (dataset, backbone, width, …; as params.yaml's encoder sections)
                seeds=(0, 1, 2), # initialisation seeds
                projectors=REFERENCE_PROJECTORS, # (method, non_neg) pairs, one per projector kind
@@ -220,6 +235,7 @@ def references(encoders:dict, # name → config keys of the encoder (dataset, ba
                                                        'l0_sparsity', 'n_train', 'n_test')}))
     return pd.DataFrame(rows)
 
+# %% ../nbs/16_offline.ipynb #f5984503
 def reference_summary(df:pd.DataFrame, # rows of `references`
                      ) -> pd.DataFrame:
     "Mean, min, max and spread (max − min over init seeds) of every probe, per encoder, reference and projector kind."
@@ -229,6 +245,7 @@ def reference_summary(df:pd.DataFrame, # rows of `references`
     for c in cols: out[f'{c}_spread'] = out[f'{c}_max'] - out[f'{c}_min']
     return out.join(g.size().rename('n_seeds')).reset_index()
 
+# %% ../nbs/16_offline.ipynb #0afcb33f
 def read_references(path='results/runs/references', # the folder holding references.csv
                    ) -> pd.DataFrame:
     "The references table written by `rlpjepa-references` (one row per encoder × reference × projector × seed)."
@@ -236,6 +253,7 @@ def read_references(path='results/runs/references', # the folder holding referen
     if not f.exists(): raise FileNotFoundError(f"{f} does not exist: run the references stage (`dvc repro references`)")
     return pd.read_csv(f)
 
+# %% ../nbs/16_offline.ipynb #7ffc3363
 def references_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
                   ):
     "Console script `rlpjepa-references [--params params.yaml] [--out results/runs/references]`."
@@ -257,6 +275,7 @@ def references_cli(argv=None, # command-line arguments (a list of str); None: `s
     write_atomic(out/'summary.md', to_markdown(summ, floatfmt='.2f') + '\n')
     print(summ[['encoder', 'reference', 'projector', 'encoder_linear_mean', 'projector_linear_mean', 'n_seeds']].to_string(index=False))
 
+# %% ../nbs/16_offline.ipynb #1b8d031e
 _ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')   # keys of params.yaml `pretrain` that shape an encoder's data
 
 def _reference_keys(params, refs) -> tuple[list, list]:
@@ -275,6 +294,7 @@ def _pool_column(df:pd.DataFrame) -> pd.Series:
     "The `pool` column of runs or references as int (0 = no pooling choice, also for tables written before the column)."
     return df.pool.fillna(0).astype(int) if 'pool' in df else pd.Series(0, index=df.index)
 
+# %% ../nbs/16_offline.ipynb #3a95a4fd
 def add_references(df:pd.DataFrame, # `run_table` rows
                    refs:pd.DataFrame, # the references table (`read_references`)
                   ) -> pd.DataFrame:
@@ -300,6 +320,7 @@ def add_references(df:pd.DataFrame, # `run_table` rows
         out[f'{c}_raw'] = out.dataset.map(raw[c])
     return out
 
+# %% ../nbs/16_offline.ipynb #d57752c3
 def reference_rows(refs:pd.DataFrame, # the references table
                    encoder:str, # an encoder name of it
                    projectors=None, # projector kinds to keep (see `projector_key`); None: all
@@ -315,6 +336,7 @@ def reference_rows(refs:pd.DataFrame, # the references table
                   **{c: r[f'{c}_mean'] for c in EVAL_KEYS}, **{f'{c}_spread': r[f'{c}_spread'] for c in EVAL_KEYS}) for _, r in rnd.iterrows()]
     return pd.DataFrame(rows)
 
+# %% ../nbs/16_offline.ipynb #32bbdf10
 def refs_of(refs:pd.DataFrame, # the references table
             run, # a `run_table` row (dataset, backbone, width, pool)
             projector:str|None=None, # keep only this projector kind (see `projector_key`); None: all

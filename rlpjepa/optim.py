@@ -79,6 +79,7 @@ class WarmupCosine:
 # accuracies compare representations, not probe schedules.
 LARS_LR = dict(rectified_lpjepa=0.03, lpjepa=0.03, lejepa=0.3, vicreg=0.3, nvicreg=0.3, simclr=0.4, ncl=0.4)
 
+# %% ../nbs/09_optim.ipynb #396a515c
 def base_lrs(cfg:Config, # the run's settings: method, optimizer, lr, classifier_lr, scale_lr, batch_size
             ) -> tuple[float, float]:
     "(encoder lr, probe lr) after the defaults of `cfg.method`/`cfg.optimizer` and the batch/256 scaling."
@@ -87,6 +88,7 @@ def base_lrs(cfg:Config, # the run's settings: method, optimizer, lr, classifier
     s = cfg.batch_size / 256 if cfg.scale_lr else 1.
     return lr * s, clr * s
 
+# %% ../nbs/09_optim.ipynb #a49b65c8
 def build_optimizer(cfg:Config, # the run's settings (optimizer, learning rates, weight decay, LARS settings)
                     net:nn.Module, # the module to train (model and probes)
                     probe_prefix:str='probe_', # parameters whose names start with it are probes: trained at the probe lr, no decay

@@ -12,6 +12,7 @@ import torch
 import matplotlib, matplotlib.path, matplotlib.lines, matplotlib.colors
 import matplotlib.pyplot as plt
 import seaborn as sns
+from .core import write_json
 
 # %% auto #0
 __all__ = ['DPI', 'SWEEP_MARKERS', 'DATASET_LABELS', 'set_style', 'save_fig', 'to_markdown', 'save_table', 'to_builtin',
@@ -42,6 +43,7 @@ def _stem(path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
 
+# %% ../nbs/18_plots.ipynb #f7b25cdd
 def save_fig(fig:matplotlib.figure.Figure, # the figure to save
              path, # file path without extension, e.g. results/fig1/fig1
              dpi:int=DPI, # PNG resolution
@@ -78,6 +80,7 @@ def to_markdown(df:pd.DataFrame, # the table
     rule = '|' + '|'.join(('-' * (w[j] + 1) + ':') if num[j] else ('-' * (w[j] + 2)) for j in range(len(head))) + '|'
     return '\n'.join([fmt(head), rule] + [fmt(r) for r in rows]) + '\n'
 
+# %% ../nbs/18_plots.ipynb #a65b4463
 def save_table(df:pd.DataFrame, # the table (tidy or wide)
                path, # file path without extension
                floatfmt:str='.4f', # float format of the Markdown copy (the CSV keeps full precision)
@@ -105,6 +108,7 @@ def to_builtin(x, digits:int=6):
     if isinstance(x, Path): return str(x)
     raise ValueError(f"cannot write a {type(x).__name__} to JSON metrics ({x!r}); convert it to a number, string, list or dict")
 
+# %% ../nbs/18_plots.ipynb #d309dc9f
 def save_metrics(metrics:dict, # flat or nested dict of numbers, strings, lists
                  path, # the .json file to write
                  digits:int=6): # significant digits kept for floats
@@ -112,11 +116,7 @@ def save_metrics(metrics:dict, # flat or nested dict of numbers, strings, lists
     if not isinstance(metrics, dict): raise ValueError(f"`metrics` must be a dict, got {type(metrics).__name__}")
     path = Path(path)
     if path.suffix != '.json': raise ValueError(f"`path` must end in .json, got {str(path)!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f'.{os.getpid()}.tmp')             # atomic: a kill mid-write leaves the old file
-    tmp.write_text(json.dumps(to_builtin(metrics, digits), sort_keys=True, indent=2) + '\n')
-    os.replace(tmp, path)
-    return path
+    return write_json(to_builtin(metrics, digits), path, sort_keys=True)    # atomic: a kill mid-write leaves the old file
 
 # %% ../nbs/18_plots.ipynb #8baa5848
 def versions(device=None) -> dict:
@@ -128,6 +128,7 @@ def versions(device=None) -> dict:
     return dict(python=platform.python_version(), torch=torch.__version__, numpy=np.__version__,
                 rlpjepa=rlpjepa.__version__, device=str(device), device_name=name)
 
+# %% ../nbs/18_plots.ipynb #a3855042
 def cpu_label() -> str:
     "The CPU in a few words: 'AMD EPYC (family 25, model 17), 2 cores' from /proc/cpuinfo (else platform's name); results are bit-identical only on one CPU type."
     info, cores = {}, os.cpu_count()
@@ -173,6 +174,7 @@ def star4(inner:float) -> matplotlib.path.Path:
 
 SWEEP_MARKERS = {2.0: 'o', 1.0: 'D', 0.75: star4(0.38), 0.5: star4(0.16), 0.25: '+'}
 
+# %% ../nbs/18_plots.ipynb #71d29fea
 def sweep_style(ps, mus, cmap:str='coolwarm') -> dict:
     "The sweep's encoding: `marker` per p (largest first), a μ `norm` and `cmap`."
     ps, mus = sorted({float(p) for p in ps}, reverse=True), sorted({float(m) for m in mus})
@@ -181,6 +183,7 @@ def sweep_style(ps, mus, cmap:str='coolwarm') -> dict:
     norm = matplotlib.colors.Normalize(mus[0], mus[-1]) if len(mus) > 1 else matplotlib.colors.Normalize(mus[0] - 1, mus[0] + 1)
     return dict(ps=ps, mus=mus, marker={p: SWEEP_MARKERS.get(p) or next(spare) for p in ps}, norm=norm, cmap=matplotlib.colormaps[cmap])
 
+# %% ../nbs/18_plots.ipynb #66681d66
 def sweep_scatter(ax, df:pd.DataFrame, x:str, y:str, style:dict, size:float=55, zorder:int=3):
     "Scatter the runs of `df` (columns p, mu, `x`, `y`) on `ax` in the sweep encoding `style`."
     for p in style['ps']:
@@ -191,12 +194,14 @@ def sweep_scatter(ax, df:pd.DataFrame, x:str, y:str, style:dict, size:float=55, 
         ax.scatter(d[x], d[y], c=d.mu, cmap=style['cmap'], norm=style['norm'], marker=m, s=2 * size if line or thin else size,
                    linewidths=2.2 if line else 0.8 if thin else 0.5, edgecolors=None if line else 'face' if thin else 'k', zorder=zorder)
 
+# %% ../nbs/18_plots.ipynb #97a39750
 def sweep_handles(style:dict) -> list:
     "Legend handles 'p = …' for the sweep markers."
     L = matplotlib.lines.Line2D
     return [L([], [], ls='', marker=style['marker'][p], ms=8, color='0.45', mec='0.45' if style['marker'][p] == '+' else 'k',
               mew=1.6 if style['marker'][p] == '+' else 0.5, label=f'p = {p:g}') for p in style['ps']]
 
+# %% ../nbs/18_plots.ipynb #0bd0cfde
 def reference_lines(ax, refs:pd.DataFrame, metric:str, vertical:bool=False, color:str='0.35', labels:bool=True):
     "Draw the random-init band (min–max over seeds, mean dashed) and the raw-pixel line of `metric` from the rows of `refs` (one encoder)."
     if metric not in refs: raise ValueError(f"`refs` has no column {metric!r}; columns: {list(refs.columns)}")
@@ -220,6 +225,7 @@ def spread_dots(ax, x, values, spread:float, color=None, label:str|None=None, fm
             ax.annotate(fmt.format(vi), (xi, vi), xytext=(6, 0), textcoords='offset points', va='center', fontsize=7, color=color)
     return bars
 
+# %% ../nbs/18_plots.ipynb #855505d5
 DATASET_LABELS = dict(fashion_mnist='Fashion-MNIST', cifar10='CIFAR-10', cifar100='CIFAR-100', imagenet100='ImageNet-100',
                       digits='digits (8×8)', dtd='DTD', flowers102='Flowers-102', food101='Food-101', pets='Pets')
 
@@ -229,6 +235,7 @@ def encoder_label(backbone:str, width=None, pool=None) -> str:
                 resnet50='ResNet-50').get(backbone, backbone)
     return f'{name} w{int(width)}' if width and backbone in ('lenet', 'small_resnet') else name
 
+# %% ../nbs/18_plots.ipynb #ed34fcae
 def runs_caption(df:pd.DataFrame, refs:pd.DataFrame|None=None) -> str:
     "'Fashion-MNIST · encoder_a (LeNet-GAP w32) · 2 epochs' for the runs of `df` (`run_table` rows); `refs` (the references table) names the params.yaml encoder section."
     missing = {'dataset', 'backbone', 'width', 'epochs'} - set(df)
@@ -249,6 +256,7 @@ def runs_caption(df:pd.DataFrame, refs:pd.DataFrame|None=None) -> str:
     epochs = f'{ep[0]} epoch' + ('s' if ep[0] != 1 else '') if len(ep) == 1 else f"{ep[0]}–{ep[-1]} epochs"
     return ' · '.join([data, ', '.join(encs), epochs])
 
+# %% ../nbs/18_plots.ipynb #f5cb3934
 def label_points(ax, x, y, labels, near:float=0.04, fontsize:float=7, **kw):
     "Write `labels` beside points (`x`, `y`) without stacking text: points closer than `near` (a fraction of each axis's range, after the limits are set) share one label 'A, B'."
     x, y, labels = np.asarray(x, float), np.asarray(y, float), list(labels)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import check_positive, gather, broadcast_int, is_dist, rank_world
+from .core import check_positive, check_posint, gather, broadcast_int, is_dist, rank_world, mix_seed
 
 # %% auto #0
 __all__ = ['SVD_MODES', 'PROJECTIONS', 'SVD_BATCHES', 'NON_NEG', 'random_projections', 'svd_projections', 'sliced_wasserstein',
@@ -30,6 +30,7 @@ def _feats(x, name:str, dim:int|None=None) -> None:
     if dim is not None and x.shape[1] != dim:
         raise ValueError(f"`{name}` must have {dim} columns to match, got {tuple(x.shape)}")
 
+# %% ../nbs/02_regularizers.ipynb #b734b102
 def _pair(a, b, na:str, nb:str) -> None:
     _feats(a, na)
     if not (torch.is_tensor(b) and b.shape == a.shape):
@@ -42,6 +43,7 @@ def _directions(projections, d:int) -> None:
         raise ValueError(f"`projections` must be a tensor of shape (N, {d}), got "
                          f"{tuple(projections.shape) if torch.is_tensor(projections) else type(projections).__name__}")
 
+# %% ../nbs/02_regularizers.ipynb #4952e79e
 def _finite(loss, names:str, check:bool|None) -> torch.Tensor:
     "Return `loss`; `ValueError` naming `names` if it is not finite (checked on CPU only unless `check`)."
     if check is None: check = loss.device.type == 'cpu'
@@ -49,10 +51,6 @@ def _finite(loss, names:str, check:bool|None) -> torch.Tensor:
     return loss
 
 def _no_autocast(x): return torch.autocast(device_type=x.device.type, enabled=False)
-
-def _count(n, name:str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"`{name}` must be a positive int, got {n!r}")
-    return n
 
 # %% ../nbs/02_regularizers.ipynb #9ca6a5a7
 def random_projections(n:int, # number of directions (rows)
@@ -62,11 +60,12 @@ def random_projections(n:int, # number of directions (rows)
                        dtype=None, # their dtype; None: float32
                       ) -> torch.Tensor:
     "`(n, d)` matrix whose rows are independent uniform unit directions in R^d."
-    _count(n, 'n'); _count(d, 'd')
+    check_posint(n, 'n'); check_posint(d, 'd')
     if device is None and generator is not None: device = generator.device
     g = torch.randn(n, d, generator=generator, device=device, dtype=dtype or torch.float32)
     return g / g.norm(dim=1, keepdim=True)
 
+# %% ../nbs/02_regularizers.ipynb #ebe38aac
 SVD_MODES = ('svd', 'svd_random', 'bottom_half_svd_random')
 
 def svd_projections(z:torch.Tensor, # features (B, D), floating point; only their values are used (no gradient)
@@ -77,7 +76,7 @@ def svd_projections(z:torch.Tensor, # features (B, D), floating point; only thei
     "Right singular vectors of the centred batch `z` (fp32, no gradient), optionally topped up with random directions to `n`."
     _feats(z, 'z')
     if mode not in SVD_MODES: raise ValueError(f"`mode` must be one of {SVD_MODES}, got {mode!r}")
-    if n is not None: _count(n, 'n')
+    if n is not None: check_posint(n, 'n')
     with torch.no_grad(), _no_autocast(z):
         zf = z.detach().float()
         vh = torch.linalg.svd(zf - zf.mean(0), full_matrices=False).Vh   # rows by decreasing singular value
@@ -93,6 +92,7 @@ def _sort_rows(a:torch.Tensor) -> torch.Tensor:
     if not a.requires_grad: return torch.from_numpy(np.sort(an, axis=1))
     return a.gather(1, torch.from_numpy(np.argsort(an, axis=1)))
 
+# %% ../nbs/02_regularizers.ipynb #ef6c351d
 def _sw(x:torch.Tensor, y:torch.Tensor, projections:torch.Tensor) -> torch.Tensor:
     with _no_autocast(x):
         p = projections.detach().float()
@@ -100,6 +100,7 @@ def _sw(x:torch.Tensor, y:torch.Tensor, projections:torch.Tensor) -> torch.Tenso
         with torch.no_grad(): py = _sort_rows(p @ y.float().T)
         return F.mse_loss(px, py)
 
+# %% ../nbs/02_regularizers.ipynb #46399ee7
 def sliced_wasserstein(x:torch.Tensor, # features (B, D), floating point; the gradient flows into them
                        y:torch.Tensor, # target sample (B, D), floating point; no gradient flows into it
                        projections:torch.Tensor, # directions (N, D), one per row (unit rows: see `random_projections`)
@@ -116,6 +117,7 @@ SVD_BATCHES = ('global', 'local')
 def _device_of(dist) -> torch.device:
     return next((v.device for v in vars(dist).values() if torch.is_tensor(v)), torch.device('cpu'))
 
+# %% ../nbs/02_regularizers.ipynb #8cf2b4b2
 class RDMReg(nn.Module):
     "Sliced 2-Wasserstein distance from the (global-batch) features to fresh samples of `target`."
     def __init__(self,
@@ -134,18 +136,15 @@ class RDMReg(nn.Module):
         if svd_batch not in SVD_BATCHES: raise ValueError(f"`svd_batch` must be one of {SVD_BATCHES}, got {svd_batch!r}")
         self.target, self.projections, self.check = target, projections, check
         self.svd_batch, self.share_random = svd_batch, bool(share_random)
-        self.num_projections = _count(num_projections, 'num_projections')
+        self.num_projections = check_posint(num_projections, 'num_projections')
         self.seed, self.step, self._synced, self._gens = seed, 0, False, {}
-
     def get_extra_state(self): return dict(seed=self.seed, step=self.step)
     def set_extra_state(self, state): self.seed, self.step = state['seed'], state['step']
-
     def _generator(self, device, seed:int, stream:int) -> torch.Generator:
         "The cached generator of (`device`, `stream`), reseeded."
         key = (torch.device(device), stream)
         if key not in self._gens: self._gens[key] = torch.Generator(key[0])
         return self._gens[key].manual_seed(seed % 2**63)
-
     def _draw_target(self, b:int, d:int, gen, device) -> torch.Tensor:
         y = self.target.sample(torch.Size((b, d))[:2 - len(self.target.batch_shape)], generator=gen)
         if y.shape != (b, d): raise ValueError(f"`target` samples have shape {tuple(y.shape)}, need {(b, d)}")
@@ -188,6 +187,7 @@ def _ep_quadrature(t_max:float, n_points:int, device) -> tuple[torch.Tensor, tor
     w[0] = w[-1] = t_max / (n_points - 1)
     return t, w * torch.exp(-t**2 / 2)
 
+# %% ../nbs/02_regularizers.ipynb #b4f8b255
 def sigreg(z:torch.Tensor, # features (B, D), floating point (this rank's shard under DDP)
            projections:torch.Tensor, # directions (N, D), one per row
            t_max:float=3., # the Epps–Pulley integral runs over t ∈ [−t_max, t_max]
@@ -197,7 +197,7 @@ def sigreg(z:torch.Tensor, # features (B, D), floating point (this rank's shard 
     "LeJEPA's SIGReg: the Epps–Pulley statistic of each slice of `z` against N(0, 1), averaged over slices (global batch, fp32)."
     _feats(z, 'z'); _directions(projections, z.shape[1])
     check_positive(t_max, 't_max')
-    if _count(n_points, 'n_points') < 2: raise ValueError(f"`n_points` must be ≥ 2, got {n_points}")
+    if check_posint(n_points, 'n_points') < 2: raise ValueError(f"`n_points` must be ≥ 2, got {n_points}")
     t, w = _ep_quadrature(t_max, n_points, z.device)
     with _no_autocast(z):
         xt = (z.float() @ projections.detach().float().T).unsqueeze(-1) * t      # (B, N, T)
@@ -217,6 +217,7 @@ def invariance_loss(z1:torch.Tensor, # features of the first view (B, D), floati
     _pair(z1, z2, 'z1', 'z2')
     return _finite(F.mse_loss(z1, z2), '`z1` and `z2`', check)
 
+# %% ../nbs/02_regularizers.ipynb #070b3259
 def lejepa_loss(z1:torch.Tensor, # features of the first view (B, D), floating point
                 z2:torch.Tensor, # features of the second view, the shape of `z1`
                 projections:torch.Tensor, # SIGReg's directions (N, D)
@@ -274,6 +275,7 @@ def info_nce(z1:torch.Tensor, # features of the first view (B, D), floating poin
         logits = (z @ z.T / t).fill_diagonal_(float('-inf'))
         return _finite(F.cross_entropy(logits, torch.arange(2 * n, device=z.device).roll(n)), '`z1` and `z2`', check)
 
+# %% ../nbs/02_regularizers.ipynb #15d6ce93
 def rep_relu(x:torch.Tensor, # any floating-point tensor
             ) -> torch.Tensor:
     "ReLU in the forward pass, GELU's derivative in the backward pass (NCL's reparameterised ReLU)."
@@ -281,6 +283,7 @@ def rep_relu(x:torch.Tensor, # any floating-point tensor
     g = F.gelu(x)
     return g + (F.relu(x) - g).detach()
 
+# %% ../nbs/02_regularizers.ipynb #005fea65
 NON_NEG = dict(relu=F.relu, rep_relu=rep_relu)
 
 def ncl_loss(z1:torch.Tensor, # features of the first view (B, D), floating point, before the non-negativity
@@ -315,6 +318,7 @@ class DistributionMatchingLoss(nn.Module):
         inv, reg = invariance_loss(z1, z2, check=False), self.rdmreg(z1, z2)
         return self.lambda_inv * inv + self.lambda_reg * reg, dict(invariance=inv, rdmreg=reg)
 
+# %% ../nbs/02_regularizers.ipynb #016949c2
 class LeJEPALoss(nn.Module):
     "LeJEPA with `num_projections` fresh directions per step, drawn from a (seed, step) generator (same on all ranks)."
     def __init__(self,
@@ -329,11 +333,12 @@ class LeJEPALoss(nn.Module):
     def get_extra_state(self): return dict(seed=self.seed, step=self.step)
     def set_extra_state(self, s): self.seed, self.step = s['seed'], s['step']
     def forward(self, z1, z2):
-        g = torch.Generator(z1.device).manual_seed((self.seed * 1_000_003 + self.step) % 2**63)
+        g = torch.Generator(z1.device).manual_seed(mix_seed(self.seed, self.step))
         self.step += 1
         P = random_projections(self.num_projections, z1.shape[1], g, z1.device)
         return lejepa_loss(z1, z2, P, self.lam, self.t_max, self.n_points, check=False), {}
 
+# %% ../nbs/02_regularizers.ipynb #1aa31a88
 class VICRegLoss(nn.Module):
     "`vicreg_loss` with weights (sim, var, cov), returning its parts."
     def __init__(self,

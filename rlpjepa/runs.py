@@ -15,7 +15,7 @@ from .augment import EvalTransform
 from .methods import build_method
 
 # %% auto #0
-__all__ = ['RUN_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'EVALS', 'run_metrics',
+__all__ = ['RESULT_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'EVALS', 'run_metrics',
            'run_config', 'checkpoint_path', 'load_run', 'file_sha', 'target_l0', 'target_label', 'method_label',
            'eval_file', 'read_eval', 'run_table']
 
@@ -39,6 +39,7 @@ def _finished(run:Path) -> Path:
                          f"retrain it (`rlpjepa-pretrain ... resume=never overwrite=true`, or `dvc repro`)")
     return run
 
+# %% ../nbs/15_runs.ipynb #c24aa719
 def run_config(run, # a finished run folder (`results/runs/<group>/<name>`)
               ) -> tuple[dict, dict]:
     "`(config, resolved)` of a finished run folder: the `Config` keys as trained and the settings `rlpjepa.methods.resolve` derived from them."
@@ -49,6 +50,7 @@ def run_config(run, # a finished run folder (`results/runs/<group>/<name>`)
     resolved = d.pop('resolved')
     return d, resolved
 
+# %% ../nbs/15_runs.ipynb #5cc50450
 def checkpoint_path(run, # a finished run folder (`results/runs/<group>/<name>`)
                     checkpoint:str='last.pt', # a file name in the run's ckpt/: 'last.pt' or a kept 'epoch_0010.pt'
                    ) -> Path:
@@ -59,6 +61,7 @@ def checkpoint_path(run, # a finished run folder (`results/runs/<group>/<name>`)
         raise FileNotFoundError(f"run {run} has no checkpoint {checkpoint}; it has {have}")
     return p
 
+# %% ../nbs/15_runs.ipynb #274d9846
 def load_run(run, # a finished run folder (`results/runs/<group>/<name>`)
              map_location='cpu', # where the checkpoint's tensors are loaded (`torch.load`'s map_location)
              checkpoint:str='last.pt', # a file name in the run's ckpt/: 'last.pt' or a kept 'epoch_0010.pt'
@@ -73,6 +76,7 @@ def load_run(run, # a finished run folder (`results/runs/<group>/<name>`)
     model.load_state_dict(sd)
     return model.eval().requires_grad_(False), cfg, EvalTransform(res['augment'], res['image_size'])
 
+# %% ../nbs/15_runs.ipynb #90620840
 def file_sha(path, # the file
              n:int=16, # hex digits kept
             ) -> str:
@@ -83,12 +87,13 @@ def file_sha(path, # the file
     return h.hexdigest()[:n]
 
 # %% ../nbs/15_runs.ipynb #0a5e4be7
-RUN_KEYS = ('method', 'dataset', 'backbone', 'width', 'pool', 'p', 'mu', 'sigma', 'num_projections', 'projections',
-            'lambda_reg', 'epochs', 'batch_size', 'train_subset', 'seed')
+RESULT_KEYS = ('method', 'dataset', 'backbone', 'width', 'pool', 'p', 'mu', 'sigma', 'num_projections', 'projections',
+               'lambda_reg', 'epochs', 'batch_size', 'train_subset', 'seed')
 RESOLVED_KEYS = ('target', 'target_rectified', 'sigma', 'target_l0', 'projector', 'non_neg', 'nonnegative_z', 'lr', 'augment')
 METRIC_KEYS = ('encoder_acc1', 'projector_acc1', 'l1_sparsity', 'l0_sparsity', 'dead_dims', 'wall_s', 'train_s')
 EVAL_KEYS = ('encoder_linear', 'encoder_knn', 'projector_linear', 'projector_knn')
 
+# %% ../nbs/15_runs.ipynb #9aec6fb0
 def target_l0(p:float, # shape p > 0
               mu:float, # location μ
               sigma='gn', # 'gn' (σ_GN(p)), 'rgn' (σ_RGN(p, μ)) or a number (config key `sigma`)
@@ -98,6 +103,7 @@ def target_l0(p:float, # shape p > 0
     s = sigma_gn(p) if sigma == 'gn' else sigma_rgn(p, mu) if sigma == 'rgn' else float(sigma)
     return float(RectifiedGeneralizedGaussian(p, mu, s).nonzero_fraction)
 
+# %% ../nbs/15_runs.ipynb #1f6bd083
 def _num(v) -> str: return f"{float(v):g}"
 
 def target_label(row, # a `run_table` row (or a dict with target, p, mu)
@@ -107,6 +113,7 @@ def target_label(row, # a `run_table` row (or a dict with target, p, mu)
     sub = _num(row['p']).translate(str.maketrans('0123456789.', '₀₁₂₃₄₅₆₇₈₉.'))
     return f"{row['target']}{sub}({_num(row['mu'])})"
 
+# %% ../nbs/15_runs.ipynb #76503a6a
 METHOD_LABELS = dict(rectified_lpjepa='Rectified LpJEPA', lpjepa='LpJEPA', lejepa='LeJEPA', vicreg='VICReg',
                      nvicreg='NVICReg', simclr='SimCLR', ncl='NCL')
 NON_NEG_LABELS = dict(relu='ReLU', rep_relu='RepReLU')
@@ -118,6 +125,7 @@ def method_label(row, # a `run_table` row (or a dict with method and non_neg)
     nn = row.get('non_neg')
     return f"{base}-{NON_NEG_LABELS[nn]}" if isinstance(nn, str) and nn else base
 
+# %% ../nbs/15_runs.ipynb #9694460a
 EVALS = 'evals'    # the offline evaluation of run <runs>/<group>/<name> is <runs>/evals/<group>/<name>.json
 
 def eval_file(run, # a run folder `<runs>/<group>/<name>` (it need not exist)
@@ -127,6 +135,7 @@ def eval_file(run, # a run folder `<runs>/<group>/<name>` (it need not exist)
     if run.parent.name == EVALS: raise ValueError(f"{run}: a group of runs cannot be named '{EVALS}' (it holds the evaluations)")
     return run.parent.parent/EVALS/run.parent.name/f'{run.name}.json'
 
+# %% ../nbs/15_runs.ipynb #7aa8b68c
 def read_eval(run, # a finished run folder (`results/runs/<group>/<name>`)
              ) -> dict:
     "The offline evaluation of a run (`eval_file`, written by `rlpjepa-eval`); an error if missing or written for another checkpoint."
@@ -140,11 +149,12 @@ def read_eval(run, # a finished run folder (`results/runs/<group>/<name>`)
                          f"stale; rerun `rlpjepa-eval {run}`")
     return ev
 
+# %% ../nbs/15_runs.ipynb #3ebce1cb
 def _run_row(run:Path, group:str, offline:bool) -> dict:
     cfg, res = run_config(run)
     m = run_metrics(run)
     row = dict(group=group, run=run.name, name=f'{group}/{run.name}', path=str(run))
-    row.update({k: cfg.get(k) for k in RUN_KEYS})
+    row.update({k: cfg.get(k) for k in RESULT_KEYS})
     row.update({k: res.get(k) for k in RESOLVED_KEYS})
     row['sigma_value'] = row.pop('sigma') if row['target'] else None
     row['sigma'] = cfg.get('sigma')
@@ -153,6 +163,7 @@ def _run_row(run:Path, group:str, offline:bool) -> dict:
     if offline: row.update({k: read_eval(run)[k] for k in EVAL_KEYS})
     return row
 
+# %% ../nbs/15_runs.ipynb #ed4d82e9
 def _is_run(d:Path) -> bool: return (d/'config.yaml').exists() or (d/'metrics.json').exists()
 
 def _run_folders(r, runs_dir) -> list[Path]:
@@ -166,6 +177,7 @@ def _run_folders(r, runs_dir) -> list[Path]:
     if not folders: raise FileNotFoundError(f"run group {str(r)!r} ({g}) holds no run folder")
     return folders
 
+# %% ../nbs/15_runs.ipynb #d59e7c60
 def run_table(*runs, # each a run folder, a group folder (all its runs), or `group/name` / `group` under `runs_dir`
               runs_dir='results/runs', # where `group/name` and `group` are looked up (paths that exist as given need not be under it)
               offline:bool=True, # add the offline evaluation (`read_eval`; an error if a run has none)

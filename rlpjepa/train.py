@@ -14,13 +14,13 @@ import torch.nn.functional as F
 import torch.distributed as dist
 import yaml
 from tqdm import tqdm
-from .core import seed_everything, rank_world, write_atomic
+from .core import seed_everything, rank_world, write_atomic, write_json, mix_seed
 from .metrics import SparsityMeter
 from .data import load_dataset, batches
 from .augment import Augment, EvalTransform, PRESET_OF
-from .config import Config, RUN_KEYS, check_key, load_config, fingerprint
+from .config import Config, RUNTIME_KEYS, check_key, load_config, fingerprint
 from .optim import base_lrs, build_optimizer, WarmupCosine
-from .checkpoint import (save_checkpoint, keep_checkpoint, load_resume, set_rng_state, gather_rng, finished_metrics,
+from .checkpoint import (save_checkpoint, keep_checkpoint, load_resume, lock_out, set_rng_state, gather_rng, finished_metrics,
                                 code_version, work_dir, publish)
 from .methods import make_backbone, build_method, resolve
 from .distributed import sync_batchnorm, claim_devices
@@ -42,6 +42,7 @@ class _Trainee(nn.Module):
         ce_z = F.cross_entropy(self.probe_z(torch.cat([z1, z2]).detach()), yy)
         return ssl + ce_h + ce_z, dict(ssl=ssl, ce_h=ce_h, ce_z=ce_z, **parts), z1.detach()
 
+# %% ../nbs/13_train.ipynb #10f6fce2
 def _device(cfg:Config) -> torch.device:
     if cfg.device != 'auto':
         try: d = torch.device(cfg.device)
@@ -57,8 +58,10 @@ def _device(cfg:Config) -> torch.device:
         return torch.device('cuda', int(os.environ.get('LOCAL_RANK', claimed.split(',')[0] or 0)))
     return torch.device('cpu')
 
+# %% ../nbs/13_train.ipynb #eb5e7257
 def _mf(x, cl): return x.contiguous(memory_format=torch.channels_last) if cl and x.ndim == 4 else x
 
+# %% ../nbs/13_train.ipynb #ab6b9106
 @torch.no_grad()
 def evaluate_online(net:_Trainee, # the model with its online probes (`probe_h`, `probe_z`), as `pretrain` builds it
                     data, # the validation ImageData
@@ -85,6 +88,7 @@ def evaluate_online(net:_Trainee, # the model with its online probes (`probe_h`,
     return dict(encoder_acc1=100 * ch / len(data), projector_acc1=100 * cz / len(data),
                 l0_sparsity=s['l0'], l1_sparsity=s['l1'], dead_dims=s['dead_dims'])
 
+# %% ../nbs/13_train.ipynb #1f424c0e
 def _versions() -> dict:
     out = dict(python=platform.python_version())
     for p in ('rlpjepa', 'torch', 'torchvision', 'numpy', 'kornia', 'dvclive'):
@@ -92,14 +96,16 @@ def _versions() -> dict:
         except metadata.PackageNotFoundError: out[p] = None
     return out
 
+# %% ../nbs/13_train.ipynb #d2841f26
 def _on_device(data, device:torch.device, fraction:float=0.25):
     "`data` with its images on `device` when that is an accelerator and they take under `fraction` of its free memory."
     if device.type == 'cpu' or not hasattr(data, 'to') or data.x.device == device: return data
     free = torch.cuda.mem_get_info(device)[0] if device.type == 'cuda' else 0
     return data.to(device) if data.x.numel() * data.x.element_size() < fraction * free else data
 
+# %% ../nbs/13_train.ipynb #50581e1c
 def _data_generator(cfg, epoch):
-    return torch.Generator().manual_seed((cfg.seed * 1_000_003 + epoch) % 2**63)
+    return torch.Generator().manual_seed(mix_seed(cfg.seed, epoch))
 
 # %% ../nbs/13_train.ipynb #32b38f80
 @dataclass
@@ -138,6 +144,7 @@ class _Run:
     @property
     def ck_path(self) -> Path: return self.work/'ckpt'/'last.pt'
 
+# %% ../nbs/13_train.ipynb #d93ea75e
 def _setup(cfg:Config, train_data=None, val_data=None, backbone=None, augment=None, eval_transform=None) -> _Run:
     "Check the settings against the processes, load the data (onto an accelerator when it fits), build everything."
     t_start = time.time()
@@ -178,6 +185,7 @@ def _setup(cfg:Config, train_data=None, val_data=None, backbone=None, augment=No
     return _Run(cfg, rank, world, device, bf16, cl, train_data, val_data, augment, eval_transform, spe, total, net, opt, sched,
                 Path(cfg.out), work, yaml.safe_dump(dict(cfg.to_dict(), resolved=resolved), sort_keys=False), t_start)
 
+# %% ../nbs/13_train.ipynb #6ba8a81b
 def _first(data, n):
     "The first `n` items of an ImageData (its `subset` when it has one)."
     if hasattr(data, 'subset'): return data.subset(torch.arange(min(n, len(data))))
@@ -200,7 +208,7 @@ def _resume(run:_Run) -> dict|None:
             raise ValueError(f"{run.out} holds a finished run (metrics.json: {old.get('method')}, step {old.get('step')}); this fresh start "
                              f"(resume={cfg.resume}) would replace it: pass overwrite=true to do so, or choose another `out`")
         return None
-    diff = [k for k, v in ck['config'].items() if k not in RUN_KEYS and getattr(cfg, k, None) != v]
+    diff = [k for k, v in ck['config'].items() if k not in RUNTIME_KEYS and getattr(cfg, k, None) != v]
     if diff: raise ValueError(f"checkpoint {src} was written with a different config (keys {diff}); use the same "
                               f"settings, another `out`, or resume=never to start over")
     run.net.load_state_dict(ck['model']); run.opt.load_state_dict(ck['optimizer']); run.sched.load_state_dict(ck['scheduler'])
@@ -214,6 +222,28 @@ def _resume(run:_Run) -> dict|None:
     rngs = ck['rng']
     set_rng_state(rngs[run.rank] if len(rngs) == run.world else rngs[0])
 
+# %% ../nbs/13_train.ipynb #0987749d
+def _trim_curves(live:Path, # the run's dvclive folder
+                 step:int, # the step of the checkpoint the run resumes from
+                ):
+    "Make the curves in `live` end at `step`: rows after it and torn rows dropped; an unreadable metrics.json removed."
+    for f in sorted((live/'plots').rglob('*.tsv')) if (live/'plots').is_dir() else ():
+        head, *rows = f.read_text().splitlines(keepends=True) or ['']
+        cols = head.rstrip('\n').split('\t')
+        if 'step' not in cols: continue
+        at = cols.index('step')
+        ok = lambda r: r.endswith('\n') and len(r.rstrip('\n').split('\t')) == len(cols) and r.split('\t')[at].strip().isdigit()
+        keep = [r for r in rows if ok(r) and int(r.split('\t')[at]) <= step]
+        if len(keep) < len(rows):
+            write_atomic(f, head + ''.join(keep))
+            print(f"rlpjepa: {f}: {len(rows) - len(keep)} row(s) after step {step} or torn dropped (the resumed run logs them again)", file=sys.stderr)
+    m = live/'metrics.json'
+    if m.exists():
+        try: json.loads(m.read_text())
+        except ValueError as e:
+            m.unlink(); print(f"rlpjepa: {m} could not be read ({e}); removed, the resumed run writes it again", file=sys.stderr)
+
+# %% ../nbs/13_train.ipynb #ac1f845e
 def _start(run:_Run):
     "Un-finish the folders (metrics.json, the completion marker, goes first), write config.yaml, open DVCLive, compile, wrap in DDP."
     cfg = run.cfg
@@ -230,6 +260,7 @@ def _start(run:_Run):
             for f in (d/'ckpt').glob('*.pt*') if (d/'ckpt').is_dir() else (): f.unlink()
             if (d/'dvclive').is_dir(): shutil.rmtree(d/'dvclive')
     write_atomic(run.work/'config.yaml', run.cfg_text)
+    if cfg.dvclive and run.resumed: _trim_curves(run.work/'dvclive', run.step)
     if cfg.dvclive:
         from dvclive import Live      # lazy: ~1 s to import, and only runs with dvclive=true need it
         run.live = Live(dir=str(run.work/'dvclive'), resume=run.resumed, save_dvc_exp=False, dvcyaml=False)   # the settings: config.yaml
@@ -243,6 +274,7 @@ def _watch(run:_Run, loss:torch.Tensor):
     run.bad = torch.where(first, run.step + 1, run.bad)
     run.bad_loss = torch.where(first, lv, run.bad_loss)
 
+# %% ../nbs/13_train.ipynb #d74292ff
 def _check_finite(run:_Run):
     "Stop (`FloatingPointError`) if a loss since the last check was not finite: a host sync, made only every `log_every` steps, before checkpoints and at epoch ends."
     if run.bad is None: return
@@ -254,6 +286,7 @@ def _check_finite(run:_Run):
                              f"training stopped at step {run.step} without saving any step from {k} on; the last good one is {where}. "
                              f"Lower `lr`, check the data, or change `precision`, then resume.")
 
+# %% ../nbs/13_train.ipynb #d6a0089c
 def _log(run:_Run, loss, parts:dict, z1, bar):
     "Every `log_every` steps: the loss (averaged over ranks) on the progress bar and, with DVCLive, loss, its parts, lr and ℓ0 of z."
     _check_finite(run)
@@ -268,6 +301,7 @@ def _log(run:_Run, loss, parts:dict, z1, bar):
     run.live.log_metric('train/lr', run.opt.param_groups[0]['lr'])
     run.live.log_metric('train/l0_sparsity', (z1 != 0).float().mean().item())
 
+# %% ../nbs/13_train.ipynb #32f35ce6
 def _checkpoint(run:_Run, epoch:int, keep:bool=False):
     "Save the state of every rank (never a non-finite one); `keep`: also as `epoch_<epoch>.pt`."
     _check_finite(run)
@@ -281,6 +315,7 @@ def _checkpoint(run:_Run, epoch:int, keep:bool=False):
         if keep: keep_checkpoint(run.ck_path, epoch)
     run.saved_step = run.step
 
+# %% ../nbs/13_train.ipynb #74a4f1b5
 def _train_epoch(run:_Run, epoch:int) -> bool:
     "Train what is left of `epoch`; True when `max_steps` stopped it."
     cfg, step0 = run.cfg, epoch * run.spe
@@ -318,6 +353,7 @@ def _evaluate(run:_Run, epoch:int) -> dict:
         run.live.make_summary()
     return val
 
+# %% ../nbs/13_train.ipynb #f22eefb4
 def _finish(run:_Run, val:dict, epoch:int, stopped:bool) -> dict:
     "The run's metrics; rank 0 writes them last (`metrics.json`: the run is finished) and publishes a work folder into `out`."
     cfg, B = run.cfg, run.cfg.batch_size
@@ -333,27 +369,16 @@ def _finish(run:_Run, val:dict, epoch:int, stopped:bool) -> dict:
                    lr=dict(zip(('encoder', 'probes'), base_lrs(cfg))), started_at=run.t_start, finished_at=time.time(),
                    versions=_versions(), config_sha=hashlib.sha256(run.cfg_text.encode()).hexdigest()[:16])
     if run.rank == 0:
-        write_atomic(run.work/'metrics.json', json.dumps(metrics, indent=1))      # last: the run is finished
+        write_json(metrics, run.work/'metrics.json')      # last: the run is finished
         publish(run.work, run.out)
     if run.world > 1:
         box = [metrics]; dist.broadcast_object_list(box, 0); metrics = box[0]
     return metrics
 
-def pretrain(cfg:Config|dict|None=None, # the settings: a `Config`, a dict of config keys (checked like the CLI) or None (the defaults)
-             *,
-             train_data=None, # training ImageData; None: `load_dataset(cfg.dataset, 'train', cfg.root)` (first `train_subset`)
-             val_data=None, # validation ImageData; None: the dataset's 'test' split (first `val_subset`)
-             backbone:nn.Module|None=None, # the encoder, with `num_features`; None: `make_backbone(cfg)`
-             augment:nn.Module|None=None, # the training augmentation; None: `Augment(preset, size)` of the dataset
-             eval_transform:nn.Module|None=None, # the evaluation transform; None: `EvalTransform(preset, size)` of the dataset
-             **overrides, # config keys that replace `cfg`'s, e.g. `epochs=1`
-            ) -> dict:
-    "Pretrain as `cfg` says (dict/kwargs are checked like the CLI); write `cfg.out`; return the metrics dict."
-    cfg = cfg if isinstance(cfg, Config) else Config.from_dict(cfg or {})
-    if overrides:
-        for k in overrides: check_key(k, 'the keyword arguments')
-        cfg = dataclasses.replace(cfg, **overrides)
-    run = _setup(cfg, train_data, val_data, backbone, augment, eval_transform)
+# %% ../nbs/13_train.ipynb #c3d6af96
+def _run_all(run:_Run) -> dict:
+    "Resume or start, train the epochs left, evaluate and checkpoint at epoch ends, finish; the metrics."
+    cfg = run.cfg
     if (done := _resume(run)) is not None: return done
     _start(run)
     val, epoch = {}, run.step // run.spe
@@ -371,6 +396,27 @@ def pretrain(cfg:Config|dict|None=None, # the settings: a `Config`, a dict of co
         if run.live is not None: run.live.end()
     return _finish(run, val, epoch, stopped)
 
+# %% ../nbs/13_train.ipynb #a118314c
+def pretrain(cfg:Config|dict|None=None, # the settings: a `Config`, a dict of config keys (checked like the CLI) or None (the defaults)
+             *,
+             train_data=None, # training ImageData; None: `load_dataset(cfg.dataset, 'train', cfg.root)` (first `train_subset`)
+             val_data=None, # validation ImageData; None: the dataset's 'test' split (first `val_subset`)
+             backbone:nn.Module|None=None, # the encoder, with `num_features`; None: `make_backbone(cfg)`
+             augment:nn.Module|None=None, # the training augmentation; None: `Augment(preset, size)` of the dataset
+             eval_transform:nn.Module|None=None, # the evaluation transform; None: `EvalTransform(preset, size)` of the dataset
+             **overrides, # config keys that replace `cfg`'s, e.g. `epochs=1`
+            ) -> dict:
+    "Pretrain as `cfg` says (dict/kwargs are checked like the CLI); write `cfg.out`; return the metrics dict."
+    cfg = cfg if isinstance(cfg, Config) else Config.from_dict(cfg or {})
+    if overrides:
+        for k in overrides: check_key(k, 'the keyword arguments')
+        cfg = dataclasses.replace(cfg, **overrides)
+    run = _setup(cfg, train_data, val_data, backbone, augment, eval_transform)
+    lock = lock_out(run.out, run.work) if run.rank == 0 else None    # one writer per `out`
+    try: return _run_all(run)
+    finally:
+        if lock is not None: lock.close()
+
 # %% ../nbs/13_train.ipynb #3068e307
 def _launch(cfg:Config, argv:list[str]):
     "Replace this process with `torchrun --standalone --nproc_per_node n -m rlpjepa.train argv` on n claimed device slots."
@@ -382,6 +428,7 @@ def _launch(cfg:Config, argv:list[str]):
     os.execv(sys.executable, [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={n}',
                               '-m', 'rlpjepa.train', *argv])
 
+# %% ../nbs/13_train.ipynb #b37faf9a
 def train_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
              ):
     "Console script `rlpjepa-pretrain`; returns None (a console script's exit status 0), the metrics go to stdout as JSON."

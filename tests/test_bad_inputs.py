@@ -8,7 +8,7 @@ Each case asserts three things:
 
 The tiny run trains once per session on `digits` (in memory, no download, a few seconds).
 """
-import contextlib, hashlib, io, json, math, shutil
+import contextlib, hashlib, io, json, math, os, shutil
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ import rlpjepa.augment as AU
 import rlpjepa.checkpoint as CK
 import rlpjepa.config as CF
 import rlpjepa.core as CO
+import rlpjepa.dag as DG
 import rlpjepa.data as DA
 import rlpjepa.distributed as DI
 import rlpjepa.distributions as D
@@ -57,6 +58,7 @@ def work(tmp_path_factory):
     (w/'probe.yaml').write_text("probe: {l2: 0.001, max_iter: 200, tol: 3.0e-4, knn_k: 5, knn_t: 0.07}\n")
     OF.eval_cli([str(w/'runs'/'g'/'a'), '--params', str(w/'probe.yaml')])
     (w/'params.yaml').write_text((ROOT/'params.yaml').read_text())
+    (w/'dag.yaml').write_text((ROOT/'dag.yaml').read_text())
     (w/'refs').mkdir(); (w/'refs'/'references.csv').write_text('encoder,reference\nencoder_a,raw pixels\n')
     (w/'notidx.bin').write_bytes(b'hello world, not an idx file')
     return w
@@ -226,13 +228,14 @@ case('cli_references_seeds_not_ints', UsageError, "`seeds` must be a non-empty l
     lambda w: cli_error(OF.references_cli, ['--params', w/'refparams.yaml', '--out', w/'refs']))
 case('cli_references_out_is_file', UsageError, '--out', 'is a file', 'references.csv')(               # it failed after 35 min of work
     lambda w: cli_error(OF.references_cli, ['--params', w/'params.yaml', '--out', w/'refs'/'references.csv']))
+def _knobs(text): return lambda w: ((w/'params').mkdir(exist_ok=True), (w/'params'/'artifacts.yaml').write_text(text))   # the artifacts' knobs beside params.yaml
 case('cli_paper_params_missing', UsageError, 'missing.yaml', 'does not exist')(lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'missing.yaml']))
-case('cli_paper_section_misspelt', UsageError, "no section 'fig1'", "'fig_1'", setup=_write('p1.yaml', 'fig_1: {mu: 0.0}\n'))(
-    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'p1.yaml']))
-case('cli_paper_unknown_key', UsageError, "'n_sample' is not a parameter", "did you mean 'n_samples'", setup=_write('p2.yaml', 'fig1: {n_sample: 100}\n'))(
-    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'p2.yaml']))
-case('cli_paper_wrong_type', UsageError, "'n_samples' must be", "'abc'", setup=_write('p3.yaml', 'fig1: {n_samples: abc}\n'))(
-    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'p3.yaml']))
+case('cli_paper_section_misspelt', UsageError, "section 'fig_1' is no artifact of dag.yaml", "did you mean 'fig1'", setup=_knobs('fig_1: {mu: 0.0}\n'))(
+    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'params.yaml']))
+case('cli_paper_unknown_key', UsageError, "'n_sample' is not a parameter", "did you mean 'n_samples'", setup=_knobs('fig1: {n_sample: 100}\n'))(
+    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'params.yaml']))
+case('cli_paper_wrong_type', UsageError, "'n_samples' must be", "'abc'", setup=_knobs('fig1: {n_samples: abc}\n'))(
+    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'params.yaml']))
 case('cli_references_params_missing', UsageError, 'missing.yaml')(lambda w: cli_error(OF.references_cli, ['--params', w/'missing.yaml', '--out', w/'refs2']))
 case('cli_profile_unknown', UsageError, 'nosuchprofile')(lambda w: cli_error(OR.profile_cli, ['nosuchprofile', '--params', w/'params.yaml']))
 def _profile(text): return lambda w: ((w/'params').mkdir(exist_ok=True), (w/'params'/'x.yaml').write_text(text))
@@ -257,6 +260,32 @@ case('eval_unknown_recipe_key', ValueError, "unknown probe recipe keys ['l3']")(
 case('target_l0_sigma', ValueError, '`sigma`', "'foo'")(lambda w: RU.target_l0(1, 0, sigma='foo'))
 case('references_missing', FileNotFoundError, 'references.csv', 'dvc repro references')(lambda w: OF.read_references(w/'norefs'))
 case('group_runs_unknown', KeyError, "no runs of group 'tab9'")(lambda w: OF.group_runs(w/'params.yaml', 'tab9'))
+# the device pool: RLPJEPA_DEVICES not integers (was a bare int() traceback), a slot named twice (waited for ever)
+def _with_devices(v, f):
+    old = os.environ.get('RLPJEPA_DEVICES'); os.environ['RLPJEPA_DEVICES'] = v
+    try: return f()
+    finally:
+        if old is None: os.environ.pop('RLPJEPA_DEVICES')
+        else: os.environ['RLPJEPA_DEVICES'] = old
+case('devices_env_not_integers', ValueError, "RLPJEPA_DEVICES='abc'", 'integers ≥ 0')(lambda w: _with_devices('abc', lambda: DI.claim_devices(1, lock_dir=w/'locks')))
+case('devices_pool_slot_twice', ValueError, 'names slot(s) [0] more than once', 'RLPJEPA_DEVICES')(
+    lambda w: _with_devices('0,0', lambda: DI.claim_devices(2, lock_dir=w/'locks')))
+# two runs writing one `out` at once (they mixed one's config.yaml with the other's weights): the second fails at once
+def _hold_lock(w):
+    import rlpjepa.checkpoint as CKP
+    global _HELD_LOCK; _HELD_LOCK = CKP.lock_out(w/'runs'/'busy', w/'runs'/'busy')
+def _second_writer(w):
+    try: T.pretrain(dict(TINY, out=str(w/'runs'/'busy'), partial_dir=None))
+    finally: _HELD_LOCK.close()
+case('out_written_by_another_run', RuntimeError, 'is writing', 'runs/busy', 'two runs cannot share an `out`', setup=_hold_lock)(_second_writer)
+# dag.yaml: a run named twice, an artifact reading a group that does not exist, a run without an encoder
+def _dag(text): return _write('baddag.yaml', text)
+case('dag_duplicate_run', ValueError, 'baddag.yaml is not valid YAML', "duplicate key(s) ['tab2/x']", setup=_dag(
+    'runs:\n  tab2/x: {encoder: encoder_a, args: "p=1"}\n  tab2/x: {encoder: encoder_a, args: "p=2"}\n'))(lambda w: DG.load_dag(w/'baddag.yaml'))
+case('dag_reads_unknown_group', ValueError, "artifact 'fig3a' reads 'tab3'", "did you mean 'tab2'", setup=_dag(
+    'runs:\n  tab2/x: {encoder: encoder_a}\nartifacts:\n  fig3a: {reads: [tab3]}\n'))(lambda w: DG.load_dag(w/'baddag.yaml'))
+case('dag_run_without_encoder', ValueError, "run 'tab2/x' must be {encoder", setup=_dag('runs:\n  tab2/x: {args: "p=1"}\n'))(
+    lambda w: DG.load_dag(w/'baddag.yaml'))
 
 def _unfinished(w):
     d = w/'runs'/'u'/'a'; shutil.rmtree(d.parent, ignore_errors=True); shutil.copytree(RUN(w), d); (d/'metrics.json').unlink()
