@@ -168,10 +168,12 @@ def work_dir(out:str|Path, # the run's output folder (config key `out`)
              partial_dir:str|Path|None, # config key `partial_dir`; None: the run works in `out` itself
              key:str, # names the run's settings and code (`pretrain` uses `<fingerprint>-<code_version>`): other settings, other folder
             ) -> Path:
-    "Where the run writing to `out` keeps its files until it finishes: `out` itself, or `partial_dir/<out>/<key>`."
+    "Where the run writing to `out` keeps its files until it finishes: `out` itself, or `partial_dir/<out>/<key>` (a relative `partial_dir` under `$RLPJEPA_PARTIAL_ROOT` when set)."
     if partial_dir is None: return Path(out)
+    base, root = Path(partial_dir), os.environ.get('RLPJEPA_PARTIAL_ROOT')
+    if root and not base.is_absolute(): base = Path(root)/base      # DVC queue workers: the workspace they were queued from
     rel = Path(out).relative_to(Path(out).anchor) if Path(out).is_absolute() else Path(out)
-    return Path(partial_dir)/rel/key
+    return base/rel/key
 
 # %% ../nbs/10_checkpoint.ipynb #4e86c72c
 def lock_out(out:str|Path, # the run's output folder

@@ -12,7 +12,8 @@ from .regularizers import PROJECTIONS, SVD_BATCHES
 from .core import did_you_mean
 
 # %% auto #0
-__all__ = ['METHOD_NAMES', 'RUNTIME_KEYS', 'Config', 'check_key', 'parse_overrides', 'load_config', 'fingerprint']
+__all__ = ['METHOD_NAMES', 'SLURM_OPTIONS', 'RUNTIME_KEYS', 'Config', 'check_key', 'parse_overrides', 'load_config',
+           'fingerprint']
 
 # %% ../nbs/08_config.ipynb #ce2fff77
 METHOD_NAMES = ('rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl')
@@ -87,6 +88,8 @@ class Config:
     log_every: int = 20 # log the step metrics every k steps
     dvclive: bool = True # log with DVCLive (under `out/dvclive`)
     progress: bool = True # show a tqdm progress bar
+    launcher: str = 'local' # 'local' (train here) or 'slurm' (`rlpjepa-pretrain` submits a SLURM job and waits: `rlpjepa.launch`)
+    slurm: dict|None = None # launcher 'slurm': the job's options, keys of `SLURM_OPTIONS` (None: their defaults)
 
     def __post_init__(self):
         for f in fields(self): setattr(self, f.name, _coerce(f.name, getattr(self, f.name), _HINTS()[f.name]))
@@ -133,6 +136,7 @@ def _coerce(key, v, typ):
             try: return float(v.strip())
             except ValueError: pass
         if t is str and isinstance(v, str): return v
+        if t is dict and isinstance(v, dict): return dict(v)
     raise ValueError(f"config key '{key}' must be {_tname(typ)}, got {v!r} ({type(v).__name__})")
 
 # %% ../nbs/08_config.ipynb #9803b9f1
@@ -144,9 +148,34 @@ def _choice(cfg, key, allowed):
     if v not in allowed:
         raise ValueError(f"config key '{key}' must be one of {tuple(allowed)}, got {v!r}{did_you_mean(v, [a for a in allowed if a is not None], cutoff=0.5)}")
 
+# %% ../nbs/08_config.ipynb #2a975dbd
+SLURM_OPTIONS = {   # key: (default, kind, meaning); None = the cluster's default
+    'partition': (None, str, '--partition'), 'account': (None, str, '--account'), 'qos': (None, str, '--qos'),
+    'time': (None, str, '--time, e.g. 24:00:00 (an int: seconds); a longer run finishes as a chain of requeued jobs'),
+    'nodes': (1, int, '--nodes: the run has nodes x nproc_per_node processes (--ntasks-per-node = nproc_per_node)'),
+    'gpus_per_node': (0, int, '--gpus-per-node (0: none, a CPU job)'), 'cpus_per_task': (None, int, '--cpus-per-task'),
+    'mem': (None, str, '--mem, e.g. 64G'), 'signal_s': (120, int, 'USR1 this many seconds before the time limit: checkpoint, requeue'),
+    'sbatch_args': ([], list, 'more sbatch arguments, e.g. [--constraint=a100, --exclusive]'),
+}
+
+def _check_slurm(opts):
+    "`ValueError` naming a key of `slurm` that is unknown or whose value has the wrong kind."
+    for k, v in (opts or {}).items():
+        if k not in SLURM_OPTIONS:
+            raise ValueError(f"unknown key '{k}' in config key 'slurm'{did_you_mean(k, list(SLURM_OPTIONS), cutoff=0.5)}: "
+                             f"valid keys are {', '.join(SLURM_OPTIONS)}")
+        typ, least = SLURM_OPTIONS[k][1], 1 if k == 'nodes' else 0
+        is_int = isinstance(v, int) and not isinstance(v, bool)
+        ok = (isinstance(v, list) and all(isinstance(a, str) for a in v) if typ is list else
+              v is None or (is_int and v >= least) if typ is int else v is None or isinstance(v, str) or is_int)
+        if not ok: raise ValueError(f"config key 'slurm' key '{k}' must be "
+                                    f"{'a list of str' if typ is list else f'int >= {least}' if typ is int else 'str'}, got {v!r}")
+
 # %% ../nbs/08_config.ipynb #be35160d
 def _validate(cfg):
     _choice(cfg, 'method', METHOD_NAMES)
+    _choice(cfg, 'launcher', ('local', 'slurm'))
+    _check_slurm(cfg.slurm)
     _choice(cfg, 'optimizer', ('lars', 'adamw'))
     _choice(cfg, 'precision', ('auto', 'fp32', 'bf16'))
     _choice(cfg, 'projections', PROJECTIONS)
@@ -216,7 +245,7 @@ def load_config(params:str|Path|None=None, # a YAML file (e.g. params.yaml); Non
 
 # %% ../nbs/08_config.ipynb #6afac5cb
 RUNTIME_KEYS = frozenset({'out', 'resume', 'overwrite', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs',
-                      'eval_every', 'eval_batch_size', 'device', 'compile', 'root', 'partial_dir'})
+                      'eval_every', 'eval_batch_size', 'device', 'compile', 'root', 'partial_dir', 'launcher', 'slurm'})
 
 # %% ../nbs/08_config.ipynb #79d75a00
 def fingerprint(cfg:Config, # the run's settings (its `RUNTIME_KEYS` are left out)

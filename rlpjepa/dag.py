@@ -424,7 +424,7 @@ def dvc_yaml(root='.', # the repository (dag.yaml, params.yaml, params/artifacts
     "The text of dvc.yaml, generated from dag.yaml, params.yaml and the code's imports."
     root = Path(root)
     params, dag = read_yaml(root/'params.yaml', 'params file'), load_dag(root/DAG)
-    groups, train, offline = dag_groups(dag, params), _closure('rlpjepa.train', root), _closure('rlpjepa.offline', root)
+    groups, train, offline = dag_groups(dag, params), _closure('rlpjepa.launch', root), _closure('rlpjepa.offline', root)
     L = _HEADER.splitlines() + ['stages:'] + _pretrain_lines(dag, train) + (_grid_lines(dag['grid'], train) if dag['grid'] else [])
     L += _eval_lines(dag, groups, params, offline, root/DAG)
     L += ['  # the paper artifacts (dag.yaml `artifacts`): `rlpjepa-paper <id>` runs nbs/paper/<notebook>.ipynb into results/<id>/;',

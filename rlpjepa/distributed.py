@@ -11,7 +11,7 @@ import torch.nn as nn
 from .core import is_dist, rank_world, gather
 
 # %% auto #0
-__all__ = ['GlobalBatchNorm1d', 'GlobalBatchNorm2d', 'sync_batchnorm', 'claim_devices', 'release_devices']
+__all__ = ['GlobalBatchNorm1d', 'GlobalBatchNorm2d', 'sync_batchnorm', 'claim_devices', 'release_devices', 'slurm_rendezvous']
 
 # %% ../nbs/12_distributed.ipynb #0577337a
 class _GlobalBNMixin:
@@ -101,3 +101,14 @@ def release_devices():
     "Give back every slot this process claimed."
     while _HELD: _HELD.pop().close()
     os.environ.pop('RLPJEPA_CLAIMED', None)
+
+# %% ../nbs/12_distributed.ipynb #51d144bb
+def slurm_rendezvous(env:dict|None=None, # the task's environment; None: `os.environ`
+                    ) -> dict:
+    "`RANK`, `WORLD_SIZE`, `LOCAL_RANK`, `MASTER_ADDR`, `MASTER_PORT` of a task `srun` started; `RuntimeError` naming what is missing."
+    env = os.environ if env is None else env
+    need = ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID', 'MASTER_ADDR', 'MASTER_PORT')
+    if missing := [k for k in need if not env.get(k)]:
+        raise RuntimeError(f"not a task of rlpjepa.launch's batch script: {', '.join(missing)} unset (run it through `rlpjepa-pretrain launcher=slurm`)")
+    return dict(RANK=env['SLURM_PROCID'], WORLD_SIZE=env['SLURM_NTASKS'], LOCAL_RANK=env['SLURM_LOCALID'],
+                MASTER_ADDR=env['MASTER_ADDR'], MASTER_PORT=env['MASTER_PORT'])

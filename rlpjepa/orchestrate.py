@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_orchestrate.ipynb #56b8810b
 from __future__ import annotations
-import argparse, io, json, subprocess, sys, time
+import argparse, io, json, os, subprocess, sys, time
 from pathlib import Path
 from ruamel.yaml import YAML
 from .core import check_posint, did_you_mean, write_atomic
@@ -113,7 +113,8 @@ def queue(jobs:int, # stages trained at once (one device each)
             names.append(f"q{i:03d}-" + ''.join(c if c.isalnum() or c in '-_' else '-' for c in s))
             _dvc('exp', 'run', '--queue', '--name', names[-1], s)
         print(f"rlpjepa-queue: {len(stages)} pretraining stage(s), {jobs} at a time", flush=True)
-        _dvc('queue', 'start', '--jobs', str(jobs))
+        os.environ.setdefault('RLPJEPA_PARTIAL_ROOT', os.getcwd())   # the workers' runs keep .partial here, not in their temporary
+        _dvc('queue', 'start', '--jobs', str(jobs))                    # workspaces: a killed queued run resumes (rlpjepa.checkpoint.work_dir)
         done, said = {}, set()
         try:
             while True:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #5cf2e493
 from __future__ import annotations
-import argparse, copy, dataclasses, hashlib, json, os, platform, shutil, sys, time, typing
+import argparse, copy, dataclasses, hashlib, json, os, platform, shutil, signal, sys, time, typing
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -23,10 +23,10 @@ from .optim import base_lrs, build_optimizer, WarmupCosine
 from .checkpoint import (save_checkpoint, keep_checkpoint, load_resume, lock_out, set_rng_state, gather_rng, finished_metrics,
                                 code_version, work_dir, publish)
 from .methods import make_backbone, build_method, resolve
-from .distributed import sync_batchnorm, claim_devices
+from .distributed import sync_batchnorm, claim_devices, slurm_rendezvous
 
 # %% auto #0
-__all__ = ['evaluate_online', 'pretrain', 'train_cli']
+__all__ = ['REQUEUE_EXIT', 'evaluate_online', 'Preempted', 'stop_on_signals', 'pretrain', 'cli_config', 'train_cli']
 
 # %% ../nbs/13_train.ipynb #2bc544ae
 class _Trainee(nn.Module):
@@ -315,6 +315,35 @@ def _checkpoint(run:_Run, epoch:int, keep:bool=False):
         if keep: keep_checkpoint(run.ck_path, epoch)
     run.saved_step = run.step
 
+# %% ../nbs/13_train.ipynb #5ec29863
+REQUEUE_EXIT = 75           # exit status of `rlpjepa-pretrain` stopped by a signal after its checkpoint (EX_TEMPFAIL): run it again to resume
+_SIGNALS, _HANDLED = [], [] # the stop signals received; the signals that stop the loop
+
+class Preempted(Exception):
+    "The run checkpointed at a stop signal and stopped; running it again resumes there."
+
+def stop_on_signals(*signums:int, # signal numbers, e.g. `signal.SIGUSR1`
+                   ):
+    "From now on each of these signals (SLURM: USR1 before the time limit, TERM on preemption) stops the loop after a checkpoint."
+    for s in signums:
+        signal.signal(s, lambda n, frame: _SIGNALS.append(n))
+        _HANDLED.append(s)
+
+def _stop_requested(run:_Run) -> bool:
+    "A stop signal arrived (under DDP: on some rank, checked every `log_every` steps so that all ranks stop together)."
+    if not _HANDLED: return False
+    if run.world == 1: return bool(_SIGNALS)
+    if run.step % run.cfg.log_every: return False
+    flag = torch.tensor([float(bool(_SIGNALS))], device=run.device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    return bool(flag.item())
+
+def _stop(run:_Run, epoch:int):
+    "Checkpoint this step (unless it is saved) and raise `Preempted`."
+    if run.saved_step != run.step: _checkpoint(run, epoch)
+    names = ', '.join(dict.fromkeys(signal.Signals(s).name for s in _SIGNALS)) or 'another rank'
+    raise Preempted(f"{names}: stopped at step {run.step} of {run.total} with a checkpoint; the next start resumes there")
+
 # %% ../nbs/13_train.ipynb #74a4f1b5
 def _train_epoch(run:_Run, epoch:int) -> bool:
     "Train what is left of `epoch`; True when `max_steps` stopped it."
@@ -337,6 +366,7 @@ def _train_epoch(run:_Run, epoch:int) -> bool:
             if run.step % cfg.log_every == 0: _log(run, loss, parts, z1, bar)
             if cfg.ckpt_every and run.step % cfg.ckpt_every == 0 and run.step % run.spe: _checkpoint(run, epoch)
             if cfg.max_steps and run.step >= cfg.max_steps: return True
+            if run.step % run.spe and _stop_requested(run): _stop(run, epoch)     # epoch ends: in `_run_all`
         return False
     finally:
         bar.close()
@@ -392,6 +422,7 @@ def _run_all(run:_Run) -> dict:
             _check_finite(run)
             if run.rank == 0 and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs): val = _evaluate(run, epoch)
             _checkpoint(run, epoch, keep=bool(cfg.ckpt_epochs) and epoch % cfg.ckpt_epochs == 0)
+            if epoch < cfg.epochs and _stop_requested(run): _stop(run, epoch)
     finally:
         if run.live is not None: run.live.end()
     return _finish(run, val, epoch, stopped)
@@ -429,19 +460,27 @@ def _launch(cfg:Config, argv:list[str]):
                               '-m', 'rlpjepa.train', *argv])
 
 # %% ../nbs/13_train.ipynb #b37faf9a
-def train_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
-             ):
-    "Console script `rlpjepa-pretrain`; returns None (a console script's exit status 0), the metrics go to stdout as JSON."
+def cli_config(argv:list[str], # the command's arguments: `--params`, `--section`, `key=value` overrides
+              ) -> tuple[argparse.ArgumentParser, Config]:
+    "The parser of `rlpjepa-pretrain` and the `Config` that `argv` asks for; a bad setting is argparse's error (exit status 2)."
     ap = argparse.ArgumentParser(prog='rlpjepa-pretrain', description=__doc__ or 'rlpjepa pretraining',
                                  epilog='Overrides are key=value with YAML values, e.g. method=vicreg lr=0.1 compile=true nproc_per_node=4.')
     ap.add_argument('--params', default=None, help='YAML file with the settings (default: none)')
     ap.add_argument('--section', action='append', default=None,
                     help="top-level key of --params holding the settings (default: the whole file); repeat it to merge several sections in order")
     ap.add_argument('overrides', nargs='*', help='key=value settings, applied last')
-    argv = sys.argv[1:] if argv is None else list(argv)
     a = ap.parse_args(argv)
-    try: cfg = load_config(a.params, a.section, a.overrides)
+    try: return ap, load_config(a.params, a.section, a.overrides)
     except (ValueError, FileNotFoundError) as e: ap.error(str(e))
+
+def train_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
+             ):
+    "Train here as `argv` says (`python -m rlpjepa.train`); returns None (exit status 0), the metrics go to stdout as JSON."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap, cfg = cli_config(argv)
+    if os.environ.get('RLPJEPA_SLURM_JOB'):          # a task that rlpjepa.launch's batch script started with srun
+        os.environ.update(slurm_rendezvous())
+        stop_on_signals(signal.SIGUSR1, signal.SIGTERM)
     under_torchrun = 'LOCAL_RANK' in os.environ
     if cfg.nproc_per_node > 1 and not under_torchrun: _launch(cfg, argv)
     if not under_torchrun and cfg.device in ('auto', 'cuda'): claim_devices(1)
@@ -452,6 +491,8 @@ def train_cli(argv=None, # command-line arguments (a list of str); None: `sys.ar
         dist.init_process_group(backend)
     try: m, rank = pretrain(cfg), rank_world()[0]
     except (ValueError, FileNotFoundError) as e: ap.error(str(e))     # a setting, a folder or a checkpoint: named, exit status 2
+    except Preempted as e:
+        print(f"rlpjepa-pretrain: {e}", file=sys.stderr, flush=True); sys.exit(REQUEUE_EXIT)
     finally:
         if init: dist.destroy_process_group()
     if rank == 0: print(json.dumps({k: v for k, v in m.items() if k != 'versions'}, indent=1))

@@ -25,6 +25,7 @@ import rlpjepa.distributions as D
 import rlpjepa.evaluate as E
 import rlpjepa.explorer as X
 import rlpjepa.fetch as FE
+import rlpjepa.launch as LA
 import rlpjepa.metrics as M
 import rlpjepa.models as MO
 import rlpjepa.offline as OF
@@ -270,6 +271,16 @@ def _with_devices(v, f):
 case('devices_env_not_integers', ValueError, "RLPJEPA_DEVICES='abc'", 'integers ≥ 0')(lambda w: _with_devices('abc', lambda: DI.claim_devices(1, lock_dir=w/'locks')))
 case('devices_pool_slot_twice', ValueError, 'names slot(s) [0] more than once', 'RLPJEPA_DEVICES')(
     lambda w: _with_devices('0,0', lambda: DI.claim_devices(2, lock_dir=w/'locks')))
+# launcher: slurm (rlpjepa.launch): a misspelt launcher or SLURM option, a value of the wrong kind, no SLURM on the machine
+case('launcher_unknown', ValueError, "config key 'launcher'", "did you mean 'slurm'")(lambda w: CF.Config(launcher='slrum'))
+case('slurm_option_unknown', ValueError, "unknown key 'gpu_per_node' in config key 'slurm'", "did you mean 'gpus_per_node'")(
+    lambda w: CF.load_config(None, None, ['launcher=slurm', 'slurm={gpu_per_node: 4}']))
+case('slurm_option_kind', ValueError, "config key 'slurm' key 'nodes' must be int >= 1", "'two'")(lambda w: CF.Config(slurm={'nodes': 'two'}))
+def _no_sbatch(w):
+    old = os.environ['PATH']; os.environ['PATH'] = str(w/'nobin')
+    try: return LA.submit(CF.Config(out=str(w/'runs'/'slurm'), launcher='slurm', partial_dir=str(w/'partial_slurm')), [])
+    finally: os.environ['PATH'] = old
+case('slurm_no_sbatch', LA.JobFailed, "launcher 'slurm' needs SLURM's sbatch on PATH", 'launcher: local')(_no_sbatch)
 # two runs writing one `out` at once (they mixed one's config.yaml with the other's weights): the second fails at once
 def _hold_lock(w):
     import rlpjepa.checkpoint as CKP

@@ -5,7 +5,7 @@ dvc.yaml is generated (`rlpjepa-dag`) and must be what the generator writes now 
 dependencies follow the imports, and `test_stage_deps_are_the_import_closure` checks them independently of the
 generator: each stage depends on exactly the import closure (`rlpjepa.dag.module_closure`, `rlpjepa/__init__.py`
 included) of the module of its command's console script (settings.ini `console_scripts`: `rlpjepa-pretrain` ->
-`rlpjepa.train`, `rlpjepa-eval` and `rlpjepa-references` -> `rlpjepa.offline`, `rlpjepa-paper` -> `rlpjepa.orchestrate`)
+`rlpjepa.launch`, `rlpjepa-eval` and `rlpjepa-references` -> `rlpjepa.offline`, `rlpjepa-paper` -> `rlpjepa.orchestrate`)
 plus, for an artifact stage, what its paper notebook imports. `test_dvc_status_follows_the_imports` is the user's view
 of it: in a temporary repository with finished (faked) training stages, editing a module outside the trainer's import
 closure leaves every training stage up to date, editing the trainer makes them stale. The other audits: every
@@ -117,7 +117,7 @@ def _closure(module, source=None) -> set:
 
 def test_stage_deps_are_the_import_closure():
     """Every stage depends on exactly the modules its command can import (not one more: editing another module must
-    not rerun it), and the training stages on nothing outside rlpjepa.train's closure (no fetch, plots, claims...)."""
+    not rerun it), and the training stages on nothing outside rlpjepa.launch's closure (no fetch, plots, claims...)."""
     scripts = _console_scripts()
     for name in STAGES:
         s = _stage(name)
@@ -128,7 +128,7 @@ def test_stage_deps_are_the_import_closure():
             need |= _closure('rlpjepa', '\n'.join(c.source for c in nbformat.read(str(ROOT/nb), 4).cells if c.cell_type == 'code'))
         assert listed == need, f"stage {name}: lists {sorted(listed - need)} that it does not import, misses {sorted(need - listed)}"
     train = {Path(d).stem for d in _stage('pretrain')['deps'] if d.startswith('rlpjepa/')}
-    assert {'__init__', 'train'} <= train and not train & {'fetch', 'plots', 'claims', 'offline', 'explorer', 'orchestrate', 'dag'}, train
+    assert {'__init__', 'launch', 'train'} <= train and not train & {'fetch', 'plots', 'claims', 'offline', 'explorer', 'orchestrate', 'dag'}, train
 
 def test_stages_follow_dag():
     "One training stage per run of dag.yaml, the grid over params.yaml's sweep, one evaluation stage per group."
