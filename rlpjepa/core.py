@@ -13,8 +13,8 @@ import torch.multiprocessing as mp
 
 # %% auto #0
 __all__ = ['as_tensor', 'check_positive', 'check_finite', 'check_posint', 'did_you_mean', 'broadcast_params', 'write_atomic',
-           'write_json', 'seed_everything', 'mix_seed', 'is_dist', 'rank_world', 'gather', 'broadcast_int',
-           'run_distributed']
+           'write_json', 'seed_everything', 'mix_seed', 'num_str', 'grid_run_name', 'is_dist', 'rank_world', 'gather',
+           'broadcast_int', 'run_distributed']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 def as_tensor(x, # a number, a sequence of numbers or a tensor
@@ -121,6 +121,18 @@ def mix_seed(seed:int, # the base seed
             ) -> int:
     "The seed `(seed · 1000003 + k) mod 2**bits` of sub-stream `k` of `seed`."
     return (seed * 1_000_003 + k) % 2**bits
+
+# %% ../nbs/00_core.ipynb #d084fb78
+def num_str(v, # a number (int, float, or a numeric string)
+           ) -> str:
+    "`v` written the short way: `f'{float(v):g}'` (2.0 → '2', 0.75 → '0.75')."
+    return f"{float(v):g}"
+
+def grid_run_name(p, # the target's shape p
+                  mu, # the target's location μ
+                 ) -> str:
+    "The name of the sweep grid's run at (p, μ): `p<p>_mu<mu>`, e.g. 'p0.75_mu-1'."
+    return f"p{num_str(p)}_mu{num_str(mu)}"
 
 # %% ../nbs/00_core.ipynb #d7039233
 def is_dist() -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, ast, difflib, hashlib, json, re, shlex, sys
 from pathlib import Path
 import yaml
-from .core import did_you_mean, write_atomic
+from .core import did_you_mean, grid_run_name, write_atomic
 
 # %% auto #0
 __all__ = ['DAG', 'KNOBS', 'REFERENCES', 'REPORT_PATHS', 'DERIVED', 'read_yaml', 'check_dag', 'load_dag', 'dag_groups',
@@ -110,7 +110,6 @@ def load_dag(path=DAG, # dag.yaml
     return check_dag(read_yaml(path, 'dag file'), path)
 
 # %% ../nbs/22_dag.ipynb #9b804e8b
-def _num(v) -> str: return f"{float(v):g}"
 def _tokens(args:str) -> list: return shlex.split(args or '')
 
 def dag_groups(dag:dict, # `load_dag`'s result
@@ -120,7 +119,7 @@ def dag_groups(dag:dict, # `load_dag`'s result
     out = {}
     if dag.get('grid'):
         sw = params.get('sweep') or {}
-        out[dag['grid']['group']] = [f"p{_num(p)}_mu{_num(m)}" for p in sw.get('p') or [] for m in sw.get('mu') or []]
+        out[dag['grid']['group']] = [grid_run_name(p, m) for p in sw.get('p') or [] for m in sw.get('mu') or []]
     for k in dag['runs']:
         g, n = k.split('/', 1); out.setdefault(g, []).append(n)
     return out

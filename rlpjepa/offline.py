@@ -11,7 +11,7 @@ import torch
 import yaml
 from torch import nn
 from tqdm.auto import tqdm
-from .core import write_atomic, write_json
+from .core import grid_run_name, write_atomic, write_json
 from .config import Config
 from .data import load_dataset
 from .augment import EvalTransform
@@ -19,7 +19,7 @@ from .methods import build_method, make_backbone, resolve
 from .models import JointEmbedding
 from .evaluate import PROBE_RECIPE, _posfloat, _posint, evaluate_features, extract_features
 from .plots import to_markdown
-from .runs import EVAL_KEYS, _num, checkpoint_path, eval_file, file_sha, load_run, run_config
+from .runs import EVAL_KEYS, checkpoint_path, eval_file, file_sha, load_run, run_config
 
 # %% auto #0
 __all__ = ['CACHE_DIR', 'REFERENCE_PROJECTORS', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'probe_recipe',
@@ -136,7 +136,7 @@ def group_runs(params, # the params file (params.yaml: the grid's `sweep.p` x `s
     grid, runs = g.get('grid') or {}, [str(k).split('/', 1) for k in g.get('runs') or {}]
     if group == grid.get('group'):
         sw = d.get('sweep') or {}
-        names = [f"p{_num(p)}_mu{_num(mu)}" for p in sw.get('p', []) for mu in sw.get('mu', [])]
+        names = [grid_run_name(p, mu) for p in sw.get('p', []) for mu in sw.get('mu', [])]
     else: names = [n for gr, n in runs if gr == group]
     if not names:
         groups = sorted({gr for gr, _ in runs} | ({grid['group']} if grid.get('group') else set()))

@@ -13,6 +13,7 @@ from .config import Config
 from .checkpoint import load_checkpoint
 from .augment import EvalTransform
 from .methods import build_method
+from .core import num_str
 
 # %% auto #0
 __all__ = ['RESULT_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'EVALS', 'run_metrics',
@@ -104,14 +105,12 @@ def target_l0(p:float, # shape p > 0
     return float(RectifiedGeneralizedGaussian(p, mu, s).nonzero_fraction)
 
 # %% ../nbs/15_runs.ipynb #1f6bd083
-def _num(v) -> str: return f"{float(v):g}"
-
 def target_label(row, # a `run_table` row (or a dict with target, p, mu)
                 ) -> str:
     "'RGN₁(0.25)' / 'GN₂(0)' for the LpJEPA family (its resolved `target`), '–' for the baselines (as in the paper's tables)."
     if not row.get('target'): return '–'
-    sub = _num(row['p']).translate(str.maketrans('0123456789.', '₀₁₂₃₄₅₆₇₈₉.'))
-    return f"{row['target']}{sub}({_num(row['mu'])})"
+    sub = num_str(row['p']).translate(str.maketrans('0123456789.', '₀₁₂₃₄₅₆₇₈₉.'))
+    return f"{row['target']}{sub}({num_str(row['mu'])})"
 
 # %% ../nbs/15_runs.ipynb #76503a6a
 METHOD_LABELS = dict(rectified_lpjepa='Rectified LpJEPA', lpjepa='LpJEPA', lejepa='LeJEPA', vicreg='VICReg',
