@@ -114,4 +114,5 @@ def pretrain_cli(argv=None, # command-line arguments (a list of str); None: `sys
     if cfg.launcher != 'slurm' or os.environ.get('RLPJEPA_SLURM_JOB'): return train_cli(argv)
     try: m = submit(cfg, argv)
     except JobFailed as e: sys.exit(f"rlpjepa-pretrain: error: {e}")
+    except KeyboardInterrupt: sys.exit(130)          # Ctrl-C or TERM: the job is cancelled (said on stderr), no traceback
     print(json.dumps({k: v for k, v in m.items() if k != 'versions'}, indent=1))
