@@ -92,10 +92,14 @@ bench: setup
 	@test -n "$(BENCH)" || { echo "no benchmarks/*.py to run"; exit 0; }
 	@set -e; for f in $(BENCH); do echo "== $$f"; $(RUN) python $$f $(BENCH_ARGS); done
 
-# Python 3.12 wheels (binary only) of nbdev + pytest for the lent GPU machine (~11 MB; carry .gpu-wheels). dvclive,
-# which 09_train's tests use, needs dvc, which pip cannot resolve to binary wheels for 3.12 from here (2026-12-02).
+# Python 3.12 wheels of what the lent GPU machine lacks (nbdev + pytest for the `#| gpu` test cells, dvclive + dvc which
+# 13_train's cells use; ~36 MB; carry .gpu-wheels). hydra-core (a dvc need) pins antlr4-python3-runtime 4.9.3, which PyPI
+# has only as source: it is built into a wheel here first (pure Python), then found beside the binary downloads.
+GPU_PLATFORMS = $(foreach t,manylinux_2_34 manylinux_2_28 manylinux_2_26 manylinux_2_17 manylinux2014 manylinux_2_12 manylinux_2_5 manylinux1,--platform $(t)_x86_64)
 gpu-wheels: setup
-	$(BIN)/pip download -q -d .gpu-wheels --python-version 3.12 --only-binary=:all: nbdev==2.4.14 'fastcore<2' 'execnb<0.2' 'ghapi<2' pytest tqdm ruamel.yaml
+	$(BIN)/pip wheel -q --no-deps -w .gpu-wheels 'antlr4-python3-runtime==4.9.3'
+	$(BIN)/pip download -q -d .gpu-wheels --find-links .gpu-wheels --python-version 3.12 --implementation cp $(GPU_PLATFORMS) \
+	  --only-binary=:all: nbdev==2.4.14 'fastcore<2' 'execnb<0.2' 'ghapi<2' pytest tqdm ruamel.yaml dvclive
 
 clean-check: setup
 	bash .ci/run hygiene

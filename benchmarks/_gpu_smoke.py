@@ -36,7 +36,7 @@ def main(argv=None):
     write_cifar100(root, a.images, 1000)
     params = root/'params.yaml'
     params.write_text(Path('params.yaml').read_text()); (root/'params').mkdir(exist_ok=True)
-    (root/'params'/'paper.yaml').write_text(Path('params/paper.yaml').read_text())
+    for f in ('paper.yaml', 'artifacts.yaml'): (root/'params'/f).write_text((Path('params')/f).read_text())
     apply_profile('paper', params)
     over = [f'root={root}', f'out={a.out}', f'partial_dir={root/".partial"}', 'ckpt_every=25', f'max_steps={a.steps}', 'progress=false',
             'eval_every=1000', 'dvclive=true', 'log_every=25', 'warmup_epochs=1']
