@@ -13,7 +13,7 @@
 #   make exp          `dvc exp show` of the params that define a run and the headline metrics (~65 columns: the
 #                     dependency hashes and `runtime` dropped; plain `dvc exp show` has 147)
 #   make bench        run benchmarks/*.py (files starting with `_` are helpers, not run; BENCH_ARGS=...)
-#   make gpu-wheels   download into .gpu-wheels/ the test tools a GPU machine lacks (for benchmarks/gpu_check.sh)
+#   make gpu-wheels   download into .gpu-wheels/ what a GPU machine lacks for benchmarks/gpu_check.sh (nbdev, pytest, dvclive)
 #   make clean-check  nbdev_clean + nbdev_export must leave tracked files unchanged (what .ci/run checks)
 # Extra pytest arguments: make test PYTEST_ARGS="-k 01_distributions -x"
 

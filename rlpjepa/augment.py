@@ -84,8 +84,63 @@ def _size(size, cfg) -> int:
     if size is None: return int(cfg['size'])
     return check_posint(size, 'size', 'a positive int (pixels) or None')
 
+# %% ../nbs/05_augment.ipynb #7656745a
+def _check_ranges(scale, ratio, jitter, probs:dict):
+    "`Augment`'s argument checks: the crop's area and ratio ranges, the jitter strengths and every probability; a `ValueError` naming the argument."
+    if not (0 < scale[0] <= scale[1] <= 1): raise ValueError(f"`scale` must satisfy 0 < lo ≤ hi ≤ 1, got {scale!r}")
+    if not (0 < ratio[0] <= ratio[1]): raise ValueError(f"`ratio` must satisfy 0 < lo ≤ hi, got {ratio!r}")
+    b, c, s, h = jitter
+    if min(b, c, s) < 0 or not 0 <= h <= 0.5: raise ValueError(f"`jitter` needs b, c, s ≥ 0 and 0 ≤ hue ≤ 0.5, got {jitter!r}")
+    for k, v in probs.items():
+        if not 0 <= v <= 1: raise ValueError(f"`{k}` must be a probability in [0, 1], got {v!r}")
+
+# %% ../nbs/05_augment.ipynb #b9111261
+class _ViewOps:
+    "The image operations of `Augment` on a float batch in [0, 1]: crop, photometric ops, normalisation (it sets the settings they read)."
+    def crop(self, x, box):
+        "Per-sample crop `box` (x1, y1, x2, y2 in pixels) resized to size × size, bilinear (area-averaged when shrinking)."
+        rois = torch.cat([torch.arange(len(x), device=x.device, dtype=x.dtype)[:, None], box.to(x.device, x.dtype)], 1)
+        return roi_align(x, rois, (self.size, self.size), 1.0, -1, True)
+
+    def photometric(self, x, p):
+        "Colour jitter (random order per sample; brightness and contrast only on one channel), grayscale, blur, solarize, flip — in place on float x in [0, 1]."
+        p = {k: v.to(x.device) for k, v in p.items()}
+        if _any(p['jitter']):              # one channel: brightness and contrast (saturation and hue are the identity there)
+            for step in range(4):
+                for op in range(4 if self.color else 2):
+                    _on(x, p['jitter'] & (p['order'][:, step] == op), JITTER_OPS[op], p['factors'][:, op].view(-1, 1, 1, 1))
+        if self.color: _on(x, p['gray'], lambda t: _gray(t).expand(-1, 3, -1, -1))
+        if self.p_blur > 0: _on(x, p['blur'], lambda t, sg: _blur(t, sg, min(self.k_blur, 2 * (min(t.shape[-2:]) // 2) - 1)), p['sigma'])
+        _on(x, p['solarize'], lambda t: torch.where(t >= 0.5, 1 - t, t))
+        _on(x, p['flip'], lambda t: t.flip(-1))
+        return x
+
+    def normalize(self, x): return (x - self.mean.to(x.device)) / self.std.to(x.device)
+
+# %% ../nbs/05_augment.ipynb #b2f8f315
+def _crop_boxes(U, # U(*shape): uniform float64 draws in [0, 1) from the augmentation's stream
+                n:int, H:int, W:int, # n images of H × W pixels
+                scale, ratio, # area range (fractions of the image) and aspect-ratio range
+               ) -> torch.Tensor:
+    "Random-resized-crop boxes (x1, y1, x2, y2) in pixels, (n, 4) float32: torchvision's rule, 10 tries of (area, log-ratio), the first that fits, else a centre crop."
+    area = H * W * (scale[0] + (scale[1] - scale[0]) * U(n, 10))
+    lr = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * U(n, 10)
+    w, h = torch.round(torch.sqrt(area * torch.exp(lr))), torch.round(torch.sqrt(area / torch.exp(lr)))
+    ok = (w > 0) & (w <= W) & (h > 0) & (h <= H)
+    first = ok.to(torch.uint8).argmax(1, keepdim=True)
+    w, h, anyok = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0], ok.any(1)
+    ui, uj = U(n), U(n)
+    in_ratio = W / H
+    if in_ratio < ratio[0]: fw, fh = W, round(W / ratio[0])
+    elif in_ratio > ratio[1]: fw, fh = round(H * ratio[1]), H
+    else: fw, fh = W, H
+    w, h = torch.where(anyok, w, fw), torch.where(anyok, h, fh)
+    i = torch.where(anyok, torch.floor(ui * (H - h + 1)).clamp(max=H - h), (H - h) // 2)
+    j = torch.where(anyok, torch.floor(uj * (W - w + 1)).clamp(max=W - w), (W - w) // 2)
+    return torch.stack([j, i, j + w, i + h], 1).float()
+
 # %% ../nbs/05_augment.ipynb #635a7d08
-class Augment(nn.Module):
+class Augment(_ViewOps, nn.Module):
     """SSL augmentation of a uint8 (or [0,1] float) batch (B, C, H, W) on its own device, per-sample parameters,
     seeded by `generator` (any device; parameters are drawn there, so a CPU generator gives the same parameters
     on CPU and GPU) or the global RNG. Presets: 'cifar', 'imagenet', 'fashion_mnist', 'digits'; keywords override."""
@@ -107,18 +162,13 @@ class Augment(nn.Module):
         super().__init__()
         cfg = _preset(preset)
         self.preset, self.size = preset, _size(size, cfg)
-        if not (0 < scale[0] <= scale[1] <= 1): raise ValueError(f"`scale` must satisfy 0 < lo ≤ hi ≤ 1, got {scale!r}")
-        if not (0 < ratio[0] <= ratio[1]): raise ValueError(f"`ratio` must satisfy 0 < lo ≤ hi, got {ratio!r}")
-        self.scale, self.ratio, self.sigma = tuple(scale), tuple(ratio), tuple(sigma)
-        b, c, s, h = jitter
-        if min(b, c, s) < 0 or not 0 <= h <= 0.5: raise ValueError(f"`jitter` needs b, c, s ≥ 0 and 0 ≤ hue ≤ 0.5, got {jitter!r}")
-        self.jitter = (float(b), float(c), float(s), float(h))
         self.color = len(mean or cfg['mean']) == 3
         probs = dict(p_jitter=p_jitter, p_gray=p_gray if self.color else 0.,
                      p_blur=cfg['p_blur'] if p_blur is None else p_blur, p_solarize=p_solarize,
                      p_flip=cfg['p_flip'] if p_flip is None else p_flip)
-        for k, v in probs.items():
-            if not 0 <= v <= 1: raise ValueError(f"`{k}` must be a probability in [0, 1], got {v!r}")
+        _check_ranges(scale, ratio, jitter, probs)
+        self.scale, self.ratio, self.sigma = tuple(scale), tuple(ratio), tuple(sigma)
+        self.jitter = tuple(float(v) for v in jitter)
         self.__dict__.update(probs)
         self.k_blur = max(3, int(0.1 * self.size) // 2 * 2 + 1)    # 23 at 224 (SimCLR: 10 % of the side, odd)
         mean, std = mean or cfg['mean'], std or cfg['std']
@@ -131,48 +181,13 @@ class Augment(nn.Module):
         "Per-sample parameters for `n` images of H × W, drawn in a fixed order (so the stream is reproducible)."
         dev = generator.device if generator is not None else torch.device(device)
         U = lambda *s: torch.rand(*s, generator=generator, device=dev, dtype=torch.float64)
-        # RandomResizedCrop, torchvision's rule: 10 tries of (area, log-ratio), first that fits, else a centre crop
-        area = H * W * (self.scale[0] + (self.scale[1] - self.scale[0]) * U(n, 10))
-        lr = math.log(self.ratio[0]) + (math.log(self.ratio[1]) - math.log(self.ratio[0])) * U(n, 10)
-        w, h = torch.round(torch.sqrt(area * torch.exp(lr))), torch.round(torch.sqrt(area / torch.exp(lr)))
-        ok = (w > 0) & (w <= W) & (h > 0) & (h <= H)
-        first = ok.to(torch.uint8).argmax(1, keepdim=True)
-        w, h, anyok = w.gather(1, first)[:, 0], h.gather(1, first)[:, 0], ok.any(1)
-        ui, uj = U(n), U(n)
-        in_ratio = W / H
-        if in_ratio < self.ratio[0]: fw, fh = W, round(W / self.ratio[0])
-        elif in_ratio > self.ratio[1]: fw, fh = round(H * self.ratio[1]), H
-        else: fw, fh = W, H
-        w, h = torch.where(anyok, w, fw), torch.where(anyok, h, fh)
-        i = torch.where(anyok, torch.floor(ui * (H - h + 1)).clamp(max=H - h), (H - h) // 2)
-        j = torch.where(anyok, torch.floor(uj * (W - w + 1)).clamp(max=W - w), (W - w) // 2)
         b, c, s, hu = self.jitter
-        p = dict(box=torch.stack([j, i, j + w, i + h], 1).float(),
+        p = dict(box=_crop_boxes(U, n, H, W, self.scale, self.ratio),
                  jitter=U(n) < self.p_jitter, order=U(n, 4).argsort(1),
                  factors=torch.stack([1 - b + 2 * b * U(n), 1 - c + 2 * c * U(n), 1 - s + 2 * s * U(n), -hu + 2 * hu * U(n)], 1).float(),
                  gray=U(n) < self.p_gray, blur=U(n) < self.p_blur, sigma=(self.sigma[0] + (self.sigma[1] - self.sigma[0]) * U(n)).float(),
                  solarize=U(n) < self.p_solarize, flip=U(n) < self.p_flip)
         return p
-
-    def crop(self, x, box):
-        "Per-sample crop `box` (x1, y1, x2, y2 in pixels) resized to size × size, bilinear (area-averaged when shrinking)."
-        rois = torch.cat([torch.arange(len(x), device=x.device, dtype=x.dtype)[:, None], box.to(x.device, x.dtype)], 1)
-        return roi_align(x, rois, (self.size, self.size), 1.0, -1, True)
-
-    def photometric(self, x, p):
-        "Colour jitter (random order per sample; brightness and contrast only on one channel), grayscale, blur, solarize, flip — in place on float x in [0, 1]."
-        p = {k: v.to(x.device) for k, v in p.items()}
-        if _any(p['jitter']):              # one channel: brightness and contrast (saturation and hue are the identity there)
-            for step in range(4):
-                for op in range(4 if self.color else 2):
-                    _on(x, p['jitter'] & (p['order'][:, step] == op), JITTER_OPS[op], p['factors'][:, op].view(-1, 1, 1, 1))
-        if self.color: _on(x, p['gray'], lambda t: _gray(t).expand(-1, 3, -1, -1))
-        if self.p_blur > 0: _on(x, p['blur'], lambda t, sg: _blur(t, sg, min(self.k_blur, 2 * (min(t.shape[-2:]) // 2) - 1)), p['sigma'])
-        _on(x, p['solarize'], lambda t: torch.where(t >= 0.5, 1 - t, t))
-        _on(x, p['flip'], lambda t: t.flip(-1))
-        return x
-
-    def normalize(self, x): return (x - self.mean.to(x.device)) / self.std.to(x.device)
 
     def forward(self, x:torch.Tensor, generator:torch.Generator|None=None) -> torch.Tensor:
         "One augmented, normalised float32 view of batch `x` (uint8 or float in [0, 1])."

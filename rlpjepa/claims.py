@@ -60,6 +60,24 @@ def verdict(diff:float, # a − b, finite
 VERDICT_TEXT = {True: 'yes', False: 'no', None: 'not resolved at this scale'}
 VERDICT_NUMBER = {True: 1, False: 0, None: -1}
 
+# %% ../nbs/17_claims.ipynb #9b28c906
+def _all_parts(name:str, # the claim's key (for the errors)
+               parts:dict, # every part the claim names → True, False or None
+              ) -> tuple:
+    "`(holds, detail)` of a claim judged on all its `parts`: False when any part fails, True when all hold, else None; `detail` lists each part's verdict."
+    if not parts: raise ValueError(f"claim {name!r}: `parts` must name at least one part")
+    bad = {k: v for k, v in parts.items() if v is not None and not isinstance(v, (bool, np.bool_))}
+    if bad: raise ValueError(f"claim {name!r}: every part must be True, False or None, got {bad}")
+    v = [None if p is None else bool(p) for p in parts.values()]
+    holds = False if False in v else True if all(x is True for x in v) else None
+    return holds, '; '.join(f"{k}: {VERDICT_TEXT[x]}" for k, x in zip(parts, v))
+
+def _not_numbers(d:dict, where='') :
+    "The dotted keys of nested dict `d` whose values are strings or lists (metrics.json holds numbers only)."
+    for k, v in d.items():
+        if isinstance(v, dict): yield from _not_numbers(v, f'{where}{k}.')
+        elif isinstance(v, (str, list)): yield f'{where}{k}'
+
 # %% ../nbs/17_claims.ipynb #17fc3f99
 class Claims:
     "The claims of one paper artifact: the paper's statement, ours, the verdict (yes / no / not resolved) and hard or soft; printed, checked, saved."
@@ -97,12 +115,7 @@ class Claims:
                parts:dict, # every part the claim names → its verdict: True, False or None (e.g. encoder and projector comparisons, sparsity on target)
               ) -> dict:
         "A soft claim about a setting judges every part it names: no when any part fails, yes when every part holds, otherwise not resolved at this scale."
-        if not parts: raise ValueError(f"claim {name!r}: `parts` must name at least one part")
-        bad = {k: v for k, v in parts.items() if v is not None and not isinstance(v, (bool, np.bool_))}
-        if bad: raise ValueError(f"claim {name!r}: every part must be True, False or None, got {bad}")
-        v = [None if p is None else bool(p) for p in parts.values()]
-        holds = False if False in v else True if all(x is True for x in v) else None
-        detail = '; '.join(f"{k}: {VERDICT_TEXT[None if p is None else bool(p)]}" for k, p in parts.items())
+        holds, detail = _all_parts(name, parts)
         return self.add(name, paper, f"{ours} [{detail}]", holds, hard=False)
     def numbers(self) -> dict: return {k: VERDICT_NUMBER[v['holds']] for k, v in self.rows.items()}
     def check(self):
@@ -117,11 +130,7 @@ class Claims:
         "Write `claims.json` (the texts) and `metrics.json` (only numbers: `metrics` and each claim's verdict 1 / 0 / −1) into `out_dir`."
         write_json(self.rows, Path(out_dir)/'claims.json')
         m = to_builtin(metrics or {})
-        def strings(d, where=''):
-            for k, v in d.items():
-                if isinstance(v, dict): yield from strings(v, f'{where}{k}.')
-                elif isinstance(v, (str, list)): yield f'{where}{k}'
-        bad = list(strings(m))
+        bad = list(_not_numbers(m))
         if bad: raise ValueError(f"metrics.json holds numbers only (DVC shows each key as a column); strings or lists under {bad}: put them in a table")
         save_metrics(dict(m, claims=self.numbers()), Path(out_dir)/'metrics.json')
         return self

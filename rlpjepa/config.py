@@ -9,7 +9,7 @@ from dataclasses import dataclass, asdict, fields
 from pathlib import Path
 import yaml
 from .regularizers import PROJECTIONS, SVD_BATCHES
-from .core import did_you_mean
+from .core import did_you_mean, read_yaml
 
 # %% auto #0
 __all__ = ['METHOD_NAMES', 'SLURM_OPTIONS', 'RUNTIME_KEYS', 'Config', 'check_key', 'parse_overrides', 'load_config',
@@ -226,7 +226,7 @@ def load_config(params:str|Path|None=None, # a YAML file (e.g. params.yaml); Non
     if params is not None:
         params = Path(params)
         if not params.exists(): raise FileNotFoundError(f"params file {params} does not exist (pass --params PATH)")
-        data = yaml.safe_load(params.read_text()) or {}
+        data = read_yaml(params, 'params file')
         sections = [None] if section is None else [section] if isinstance(section, str) else list(section)
         for sec in sections:
             part, src = data, str(params)

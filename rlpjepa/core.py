@@ -7,14 +7,15 @@ from __future__ import annotations
 import difflib, json, os, pickle, random, shutil, socket, traceback
 from pathlib import Path
 import numpy as np
+import yaml
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 # %% auto #0
 __all__ = ['as_tensor', 'check_positive', 'check_finite', 'check_posint', 'did_you_mean', 'broadcast_params', 'write_atomic',
-           'write_json', 'seed_everything', 'mix_seed', 'num_str', 'grid_run_name', 'is_dist', 'rank_world', 'gather',
-           'broadcast_int', 'run_distributed']
+           'write_json', 'read_yaml', 'seed_everything', 'mix_seed', 'num_str', 'grid_run_name', 'is_dist',
+           'rank_world', 'gather', 'broadcast_int', 'run_distributed']
 
 # %% ../nbs/00_core.ipynb #bfa19425
 def as_tensor(x, # a number, a sequence of numbers or a tensor
@@ -106,6 +107,35 @@ def write_json(obj, # JSON-able (numpy and torch scalars are written as floats)
               ) -> Path:
     "Write `obj` as JSON (indent 1) to `path` atomically (a temporary file, then `os.replace`)."
     return write_atomic(path, json.dumps(obj, indent=1, default=float, sort_keys=sort_keys))
+
+# %% ../nbs/00_core.ipynb #5df4d0d2
+class _StrictLoader(yaml.SafeLoader):
+    "PyYAML's safe loader that refuses a duplicate key."
+def _mapping_no_dups(loader, node, deep=False):
+    keys = [loader.construct_object(k, deep=True) for k, _ in node.value if k.tag != 'tag:yaml.org,2002:merge']
+    dup = sorted({str(k) for k in keys if keys.count(k) > 1})
+    if dup: raise yaml.constructor.ConstructorError(None, None, f"duplicate key(s) {dup}", node.start_mark)
+    return loader.construct_mapping(node, deep)
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_no_dups)
+
+def _yaml_error(path, e) -> str:
+    "'<path> is not valid YAML (line n: problem)' from a PyYAML or ruamel error."
+    mark = getattr(e, 'problem_mark', None) or getattr(e, 'context_mark', None)
+    what = ' '.join(str(x) for x in (getattr(e, 'context', None), getattr(e, 'problem', None)) if x) or str(e).splitlines()[0]
+    return f"{path} is not valid YAML ({f'line {mark.line + 1}: ' if mark else ''}{what})"
+
+# %% ../nbs/00_core.ipynb #4c4320e9
+def read_yaml(path, # a YAML file
+              what:str='file', # what it is, for the error ('params file', 'dag file', …)
+             ) -> dict:
+    "The mapping in YAML file `path` (empty file: {}); an error naming the file (and the line) if it is missing, not YAML, holds a duplicate key or is no mapping."
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{what} {path} does not exist")
+    try: d = yaml.load(path.read_text(), Loader=_StrictLoader)
+    except yaml.YAMLError as e: raise ValueError(_yaml_error(path, e)) from None
+    if d is None: return {}
+    if not isinstance(d, dict): raise ValueError(f"{what} {path} must be a mapping of keys, got {type(d).__name__}")
+    return d
 
 # %% ../nbs/00_core.ipynb #8aa2ebc0
 def seed_everything(seed:int, # seed of python's `random`, numpy (mod 2³²), torch's CPU and CUDA RNGs, and the returned generator

@@ -6,30 +6,13 @@
 from __future__ import annotations
 import argparse, ast, difflib, hashlib, json, re, shlex, sys
 from pathlib import Path
-import yaml
-from .core import did_you_mean, grid_run_name, write_atomic
+from .core import did_you_mean, grid_run_name, read_yaml, write_atomic
 
 # %% auto #0
-__all__ = ['DAG', 'KNOBS', 'REFERENCES', 'REPORT_PATHS', 'DERIVED', 'read_yaml', 'check_dag', 'load_dag', 'dag_groups',
-           'seed_families', 'artifact_reads', 'derived_parameters', 'dag_digest', 'notebook_parameters',
-           'artifact_notebook', 'source_imports', 'module_closure', 'notebook_source', 'artifact_stage', 'dvc_yaml',
-           'check_dvc_yaml', 'dag_cli']
-
-# %% ../nbs/22_dag.ipynb #dabdbe1d
-class _StrictLoader(yaml.SafeLoader):
-    "PyYAML's safe loader that refuses a duplicate key."
-def _mapping_no_dups(loader, node, deep=False):
-    keys = [loader.construct_object(k, deep=True) for k, _ in node.value if k.tag != 'tag:yaml.org,2002:merge']
-    dup = sorted({str(k) for k in keys if keys.count(k) > 1})
-    if dup: raise yaml.constructor.ConstructorError(None, None, f"duplicate key(s) {dup}", node.start_mark)
-    return loader.construct_mapping(node, deep)
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_no_dups)
-
-def _yaml_error(path, e) -> str:
-    "'<path> is not valid YAML (line n: problem)' from a PyYAML or ruamel error."
-    mark = getattr(e, 'problem_mark', None) or getattr(e, 'context_mark', None)
-    what = ' '.join(str(x) for x in (getattr(e, 'context', None), getattr(e, 'problem', None)) if x) or str(e).splitlines()[0]
-    return f"{path} is not valid YAML ({f'line {mark.line + 1}: ' if mark else ''}{what})"
+__all__ = ['DAG', 'KNOBS', 'REFERENCES', 'REPORT_PATHS', 'DERIVED', 'check_dag', 'load_dag', 'dag_groups', 'seed_families',
+           'artifact_reads', 'derived_parameters', 'dag_digest', 'notebook_parameters', 'artifact_notebook',
+           'source_imports', 'module_closure', 'notebook_source', 'artifact_stage', 'dvc_yaml', 'check_dvc_yaml',
+           'dag_cli']
 
 # %% ../nbs/22_dag.ipynb #c34d6ae7
 def _kind(v) -> str:   # by isinstance: ruamel's round-trip types (ScalarInt, CommentedMap, …) are subclasses
@@ -44,19 +27,6 @@ def _same_kind(default, v) -> bool:
     for t in (int, str, list, dict):
         if isinstance(default, t): return isinstance(v, t)
     return True
-
-# %% ../nbs/22_dag.ipynb #c0e01e2f
-def read_yaml(path, # a YAML file
-              what:str='file', # what it is, for the error ('params file', 'dag file', …)
-             ) -> dict:
-    "The mapping in YAML file `path` (empty file: {}); an error naming the file (and the line) if it is missing, not YAML, holds a duplicate key or is no mapping."
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"{what} {path} does not exist")
-    try: d = yaml.load(path.read_text(), Loader=_StrictLoader)
-    except yaml.YAMLError as e: raise ValueError(_yaml_error(path, e)) from None
-    if d is None: return {}
-    if not isinstance(d, dict): raise ValueError(f"{what} {path} must be a mapping of keys, got {_kind(d)}")
-    return d
 
 # %% ../nbs/22_dag.ipynb #5c8b6bb5
 DAG, KNOBS = 'dag.yaml', 'params/artifacts.yaml'     # beside params.yaml: the layout, and the artifacts' knobs

@@ -145,13 +145,11 @@ def _png_size(png) -> tuple:
         raise ValueError("every frame needs PNG bytes (from `frame_png`)")
     return struct.unpack('>II', png[16:24])
 
-# %% ../nbs/19_explorer.ipynb #d1ccc9d3
-def explorer_html(frames, # list of (numbers as `rgn_frame` returns them, PNG bytes), covering a full p × μ × σ grid
-                  path, # the .html file to write
-                  title:str='Rectified generalized Gaussian explorer') -> Path:
-    "Write `frames` as one self-contained HTML page with a slider per parameter (p, μ, σ); returns the path."
+# %% ../nbs/19_explorer.ipynb #c66aaa67
+def _check_frames(frames, # list of (numbers, PNG bytes) for the page
+                ) -> tuple:
+    "`(grid, (w, h), (x_max, y_max))` of `frames` once they pass the checks: every number present, one set of axes, one pixel size, the full p × μ × σ grid, no duplicates."
     if not frames: raise ValueError("`frames` is empty")
-    if Path(path).suffix.lower() not in ('.html', '.htm'): raise ValueError(f"`path` must end in .html, got {str(path)!r}")
     keys, sizes = ('p', 'mu', 'sigma'), set()
     for num, png in frames:
         missing = [k for k in _NEEDS if k not in num]
@@ -166,15 +164,30 @@ def explorer_html(frames, # list of (numbers as `rgn_frame` returns them, PNG by
     full = {(a, b, c) for a in grid['p'] for b in grid['mu'] for c in grid['sigma']}
     if set(have) != full: raise ValueError(f"`frames` must cover the full grid of p × μ × σ values; {len(full - set(have))} combinations are missing")
     if len(have) != len(full): raise ValueError(f"`frames` holds {len(have) - len(full)} duplicate (p, μ, σ) combinations")
-    (w, h), (X, Y), ns = sizes.pop(), lims.pop(), sorted({n['n'] for n, _ in frames})
-    key = lambda n: '|'.join(f"{float(n[k]):g}" for k in keys)
+    return grid, sizes.pop(), lims.pop()
+
+# %% ../nbs/19_explorer.ipynb #b0b4c958
+def _sliders(grid:dict, # parameter → its sorted values
+            ) -> str:
+    "The HTML of one range slider per parameter, starting at its middle value, with the ends and the count below."
+    label = dict(p='p', mu='μ', sigma='σ')
+    return ''.join(f'<label class="sl"><span class="name">{label[k]} = <b id="{k}v"></b></span>'
+                   f'<input type="range" id="{k}" min="0" max="{len(v) - 1}" step="1" value="{len(v) // 2}" aria-label="{label[k]}">'
+                   f'<span class="ends"><span>{v[0]:g}</span><span>{len(v)} value{"s" * (len(v) > 1)}</span><span>{v[-1]:g}</span></span></label>'
+                   for k, v in grid.items())
+
+# %% ../nbs/19_explorer.ipynb #d1ccc9d3
+def explorer_html(frames, # list of (numbers as `rgn_frame` returns them, PNG bytes), covering a full p × μ × σ grid
+                  path, # the .html file to write
+                  title:str='Rectified generalized Gaussian explorer') -> Path:
+    "Write `frames` as one self-contained HTML page with a slider per parameter (p, μ, σ); returns the path."
+    if Path(path).suffix.lower() not in ('.html', '.htm'): raise ValueError(f"`path` must end in .html, got {str(path)!r}")
+    grid, (w, h), (X, Y) = _check_frames(frames)
+    ns = sorted({n['n'] for n, _ in frames})
+    key = lambda n: '|'.join(f"{float(n[k]):g}" for k in grid)      # p|mu|sigma
     imgs = {key(n): 'data:image/png;base64,' + base64.b64encode(png).decode() for n, png in frames}
     nums = {key(n): {k: round(float(n[k]), 6) for k in _NEEDS} for n, _ in frames}
-    label = dict(p='p', mu='μ', sigma='σ')
-    sliders = ''.join(f'<label class="sl"><span class="name">{label[k]} = <b id="{k}v"></b></span>'
-                      f'<input type="range" id="{k}" min="0" max="{len(v) - 1}" step="1" value="{len(v) // 2}" aria-label="{label[k]}">'
-                      f'<span class="ends"><span>{v[0]:g}</span><span>{len(v)} value{"s" * (len(v) > 1)}</span><span>{v[-1]:g}</span></span></label>'
-                      for k, v in grid.items())
+    sliders = _sliders(grid)
     page = f'''<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>

@@ -8,10 +8,9 @@ import argparse, dataclasses, functools, hashlib, os, platform, time, warnings
 from pathlib import Path
 import pandas as pd
 import torch
-import yaml
 from torch import nn
 from tqdm.auto import tqdm
-from .core import grid_run_name, write_atomic, write_json
+from .core import grid_run_name, read_yaml, write_atomic, write_json
 from .config import Config
 from .data import load_dataset
 from .augment import EvalTransform
@@ -101,9 +100,7 @@ def evaluate_run(run, # a finished run folder (`results/runs/<group>/<name>`)
 
 # %% ../nbs/16_offline.ipynb #6ffceaf4
 def _section(params, section) -> dict:
-    params = Path(params)
-    if not params.exists(): raise FileNotFoundError(f"params file {params} does not exist")
-    d = yaml.safe_load(params.read_text()) or {}
+    d = read_yaml(params, 'params file')
     if section not in d: raise KeyError(f"section '{section}' not found in {params}; its top-level keys are {list(d)}")
     return d[section] or {}
 
@@ -129,10 +126,10 @@ def group_runs(params, # the params file (params.yaml: the grid's `sweep.p` x `s
                dag=None, # the pipeline's layout; None: dag.yaml beside `params`
               ) -> list[Path]:
     "The run folders of `group` as dag.yaml defines them: the grid (`<group>/p<p>_mu<mu>` over params.yaml `sweep.p` x `sweep.mu`), or its runs `<group>/<name>`."
-    d = yaml.safe_load(Path(params).read_text()) or {}
+    d = read_yaml(params, 'params file')
     dag = Path(dag) if dag else Path(params).parent/'dag.yaml'
     if not dag.exists(): raise FileNotFoundError(f"dag file {dag} does not exist (it lists the runs of each group)")
-    g = yaml.safe_load(dag.read_text()) or {}
+    g = read_yaml(dag, 'dag file')
     grid, runs = g.get('grid') or {}, [str(k).split('/', 1) for k in g.get('runs') or {}]
     if group == grid.get('group'):
         sw = d.get('sweep') or {}

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse, io, json, os, subprocess, sys, time
 from pathlib import Path
 from ruamel.yaml import YAML
-from .core import check_posint, did_you_mean, write_atomic
+from .core import _yaml_error, check_posint, did_you_mean, read_yaml, write_atomic
 from .dag import (DAG, DERIVED, KNOBS, _kind, _same_kind, artifact_notebook, dag_digest, derived_parameters, load_dag,
-                  notebook_parameters, read_yaml)
+                  notebook_parameters)
 
 # %% auto #0
 __all__ = ['apply_profile', 'profile_cli', 'stale_pretraining', 'queue_table', 'queue', 'queue_cli', 'paper_parameters',
@@ -32,9 +32,7 @@ def _merge(base, over, label:str, where=''):
 def _load_yaml(y, path:Path, what:str):
     "Load `path` with ruamel `y`; a `ValueError` naming the file (`what`) and the line if it is not valid YAML."
     try: return y.load(path.read_text())
-    except Exception as e:
-        mark = getattr(e, 'problem_mark', None)
-        raise ValueError(f"{what} {path} is not valid YAML" + (f" (line {mark.line + 1})" if mark else '') + f": {getattr(e, 'problem', None) or e}") from None
+    except Exception as e: raise ValueError(f"{what} {_yaml_error(path, e)}") from None
 
 # %% ../nbs/20_orchestrate.ipynb #54004f5b
 def _round_trip() -> YAML:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import hashlib, json
 from pathlib import Path
 import pandas as pd
-import yaml
 from .distributions import RectifiedGeneralizedGaussian, sigma_gn, sigma_rgn
 from .config import Config
 from .checkpoint import load_checkpoint
 from .augment import EvalTransform
 from .methods import build_method
-from .core import num_str
+from .core import num_str, read_yaml
 
 # %% auto #0
 __all__ = ['RESULT_KEYS', 'RESOLVED_KEYS', 'METRIC_KEYS', 'EVAL_KEYS', 'METHOD_LABELS', 'NON_NEG_LABELS', 'EVALS', 'run_metrics',
@@ -45,7 +44,7 @@ def run_config(run, # a finished run folder (`results/runs/<group>/<name>`)
               ) -> tuple[dict, dict]:
     "`(config, resolved)` of a finished run folder: the `Config` keys as trained and the settings `rlpjepa.methods.resolve` derived from them."
     run = _finished(run)
-    d = yaml.safe_load((run/'config.yaml').read_text()) or {}
+    d = read_yaml(run/'config.yaml', 'run config')
     if 'resolved' not in d:
         raise ValueError(f"{run/'config.yaml'} has no `resolved` settings: it was written by an older rlpjepa; retrain the run (`dvc repro`)")
     resolved = d.pop('resolved')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #5cf2e493
 from __future__ import annotations
-import argparse, copy, dataclasses, hashlib, json, os, platform, shutil, signal, sys, time, typing
+import argparse, copy, dataclasses, hashlib, json, os, platform, shutil, signal, sys, time, typing, warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -236,12 +236,12 @@ def _trim_curves(live:Path, # the run's dvclive folder
         keep = [r for r in rows if ok(r) and int(r.split('\t')[at]) <= step]
         if len(keep) < len(rows):
             write_atomic(f, head + ''.join(keep))
-            print(f"rlpjepa: {f}: {len(rows) - len(keep)} row(s) after step {step} or torn dropped (the resumed run logs them again)", file=sys.stderr)
+            warnings.warn(f"{f}: {len(rows) - len(keep)} row(s) after step {step} or torn dropped (the resumed run logs them again)")
     m = live/'metrics.json'
     if m.exists():
         try: json.loads(m.read_text())
         except ValueError as e:
-            m.unlink(); print(f"rlpjepa: {m} could not be read ({e}); removed, the resumed run writes it again", file=sys.stderr)
+            m.unlink(); warnings.warn(f"{m} could not be read ({e}); removed, the resumed run writes it again")
 
 # %% ../nbs/13_train.ipynb #ac1f845e
 def _start(run:_Run):

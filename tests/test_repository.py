@@ -241,10 +241,11 @@ def test_dag_check_and_set_params(tiny_repo):
     run('dvc', 'queue', 'remove', '--all')
 
 # ---- the notebooks as documents -----------------------------------------------------------------------------------
-# Cells still over 60 lines, each one definition that cannot be split without changing code: a dataclass of 66 fields,
-# a class of one augmentation pipeline, the explorer page's one HTML writer, and the Claims class. Listed so that none is
-# added silently; the goal (none over 60) is not reached for these four.
-OVER_60 = {('08_config', 'class Config'), ('05_augment', 'class Augment'), ('19_explorer', 'def explorer_html'), ('17_claims', 'class Claims')}
+# The one cell still over 60 lines: `Config`, a dataclass of 66 fields. Its fields cannot move to other cells: splitting it
+# into a chain of dataclasses keeps the fields and their order, but nbdev's docments (the comment beside each field that
+# `show_doc` renders and 21_init's test demands) are read from the class's own body only, so the moved fields would lose
+# theirs (checked with fastcore 1.x, 2026-12-04). Listed so that no other one is added silently.
+OVER_60 = {('08_config', '@dataclass')}
 
 def test_notebooks_read_as_documents():
     "Exported cells average at most 15 lines (like nbdev's own), no two exported cells touch (prose or a test between), none over 60 but `OVER_60`."
@@ -256,7 +257,7 @@ def test_notebooks_read_as_documents():
             if ex:
                 n = len(c.source.splitlines()) - 1; sizes.append(n)
                 if prev: adjacent.append(nb.stem)
-                if n > 60: big.add((nb.stem, next(l for l in c.source.splitlines() if l.startswith(('class ', 'def '))).split('(')[0].rstrip(':')))
+                if n > 60: big.add((nb.stem, c.source.splitlines()[1].split('(')[0].rstrip(':')))
             prev = ex
     assert sum(sizes) / len(sizes) <= 15, f"exported cells average {sum(sizes) / len(sizes):.1f} lines"
     assert not adjacent, f"two exported cells in a row in {adjacent}: put prose or a test between them"
