@@ -16,13 +16,13 @@ __all__ = ['METHOD_NAMES', 'SLURM_OPTIONS', 'RUNTIME_KEYS', 'Config', 'check_key
            'fingerprint']
 
 # %% ../nbs/08_config.ipynb #ce2fff77
-METHOD_NAMES = ('rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl')
+METHOD_NAMES = ('rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl', 'supervised')
 
 # %% ../nbs/08_config.ipynb #d7ef7973
 @dataclass
 class Config:
     "Every setting of `pretrain` (see the table above); invalid values raise `ValueError` naming the key."
-    method: str = 'rectified_lpjepa' # one of `METHOD_NAMES`: 'rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl'
+    method: str = 'rectified_lpjepa' # one of `METHOD_NAMES`: 'rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl', or 'supervised' (the labelled ceiling)
     dataset: str = 'fashion_mnist' # `rlpjepa.data.load_dataset` name; its 'test' split is the validation set
     root: str = 'data' # the data folder (datasets under `root/<dataset>/`)
     out: str = 'runs/pretrain' # the run's output folder: ckpt/, config.yaml, metrics.json, dvclive/

@@ -16,7 +16,8 @@ from .config import Config
 from .optim import base_lrs
 
 # %% auto #0
-__all__ = ['METHODS', 'LP_METHODS', 'target_scale', 'make_target', 'Method', 'make_backbone', 'build_method', 'resolve']
+__all__ = ['METHODS', 'LP_METHODS', 'target_scale', 'make_target', 'Method', 'LabelsLoss', 'make_backbone', 'build_method',
+           'resolve']
 
 # %% ../nbs/11_methods.ipynb #0bf9c6a1
 def target_scale(cfg:Config, # the run's settings: p, mu, sigma
@@ -44,6 +45,12 @@ class Method:
     non_neg: typing.Callable # cfg → None, 'relu' or 'rep_relu' (a non-negativity after the projector)
     loss: typing.Callable # cfg → the loss module, called as `loss(z1, z2) -> (loss, parts)`
 
+# %% ../nbs/11_methods.ipynb #4ded2903
+class LabelsLoss(nn.Module):
+    "The `supervised` method's loss on (z1, z2): zero; the encoder learns from the labels through the attached h probe."
+    trains_with_labels = True   # read by the training loop (`rlpjepa.train`)
+    def forward(self, z1, z2): return (z1.sum() + z2.sum()) * 0., {}
+
 # %% ../nbs/11_methods.ipynb #b2fc1859
 _lp = Method(lambda c: 'rectified_mlp' if _lp_rect(c, 'projector_rectified') else 'mlp', lambda c: None,
              lambda c: DistributionMatchingLoss(make_target(c, _lp_rect(c, 'target_rectified')), c.lambda_inv,
@@ -56,7 +63,8 @@ METHODS = dict(
     vicreg=Method(lambda c: 'mlp', lambda c: None, lambda c: VICRegLoss(c.vicreg_sim, c.vicreg_var, c.vicreg_cov)),
     nvicreg=Method(lambda c: 'mlp', lambda c: c.non_neg or 'relu', lambda c: VICRegLoss(c.vicreg_sim, c.vicreg_var, c.vicreg_cov)),
     simclr=Method(lambda c: 'simclr', lambda c: None, lambda c: InfoNCELoss(c.temperature)),
-    ncl=Method(lambda c: 'ncl', lambda c: c.non_neg or 'rep_relu', lambda c: InfoNCELoss(c.temperature)))
+    ncl=Method(lambda c: 'ncl', lambda c: c.non_neg or 'rep_relu', lambda c: InfoNCELoss(c.temperature)),
+    supervised=Method(lambda c: 'mlp', lambda c: None, lambda c: LabelsLoss()))
 
 # %% ../nbs/11_methods.ipynb #47618be1
 def make_backbone(cfg:Config, # the run's settings: backbone, width, small_input, pool

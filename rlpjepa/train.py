@@ -34,11 +34,12 @@ class _Trainee(nn.Module):
         super().__init__()
         self.model, self.loss_fn = model, loss_fn
         self.probe_h, self.probe_z = nn.Linear(feat_dim, n_classes), nn.Linear(z_dim, n_classes)
+        self.labels = getattr(loss_fn, 'trains_with_labels', False)    # the supervised ceiling: h's probe is its head
     def forward(self, x1, x2, y):
         (h1, z1), (h2, z2) = self.model(x1), self.model(x2)
         ssl, parts = self.loss_fn(z1, z2)
-        yy = torch.cat([y, y])
-        ce_h = F.cross_entropy(self.probe_h(torch.cat([h1, h2]).detach()), yy)
+        yy, hh = torch.cat([y, y]), torch.cat([h1, h2])
+        ce_h = F.cross_entropy(self.probe_h(hh if self.labels else hh.detach()), yy)
         ce_z = F.cross_entropy(self.probe_z(torch.cat([z1, z2]).detach()), yy)
         return ssl + ce_h + ce_z, dict(ssl=ssl, ce_h=ce_h, ce_z=ce_z, **parts), z1.detach()
 
