@@ -9,10 +9,10 @@ from pathlib import Path
 from .core import did_you_mean, grid_run_name, read_yaml, write_atomic
 
 # %% auto #0
-__all__ = ['DAG', 'KNOBS', 'REFERENCES', 'REPORT_PATHS', 'DERIVED', 'check_dag', 'load_dag', 'dag_groups', 'seed_families',
-           'artifact_reads', 'derived_parameters', 'dag_digest', 'notebook_parameters', 'artifact_notebook',
-           'source_imports', 'module_closure', 'notebook_source', 'artifact_stage', 'dvc_yaml', 'check_dvc_yaml',
-           'dag_cli']
+__all__ = ['DAG', 'KNOBS', 'REFERENCES', 'CEILING', 'REPORT_PATHS', 'DERIVED', 'check_dag', 'load_dag', 'dag_groups',
+           'seed_families', 'artifact_reads', 'derived_parameters', 'dag_digest', 'notebook_parameters',
+           'artifact_notebook', 'source_imports', 'module_closure', 'notebook_source', 'artifact_stage', 'dvc_yaml',
+           'check_dvc_yaml', 'dag_cli']
 
 # %% ../nbs/22_dag.ipynb #c34d6ae7
 def _kind(v) -> str:   # by isinstance: ruamel's round-trip types (ScalarInt, CommentedMap, …) are subclasses
@@ -31,6 +31,7 @@ def _same_kind(default, v) -> bool:
 # %% ../nbs/22_dag.ipynb #5c8b6bb5
 DAG, KNOBS = 'dag.yaml', 'params/artifacts.yaml'     # beside params.yaml: the layout, and the artifacts' knobs
 REFERENCES = 'references'                             # what `reads` calls the random-init / raw-pixel references
+CEILING = 'ceiling'    # the group of the supervised ceiling runs (rlpjepa.offline.CEILING): read with the references
 REPORT_PATHS = dict(reference='nbs/paper/paper_numbers.csv', report_path='results/report.md', summary_path='results/summary.json',
                     readme_path='README.md')           # the report's inputs and outputs: dvc.yaml's deps and outs of `report`
 DERIVED = ('runs', 'rows', 'rectified', 'baselines', 'run', 'base', 'encoder', 'spread_runs', 'table', 'default_epochs',
@@ -45,6 +46,9 @@ def _check_runs(runs, path):
             raise ValueError(f"{path}: run '{k}' must be named <group>/<name> (one '/'; the group not 'evals' or '{REFERENCES}')")
         if not (isinstance(r, dict) and isinstance(r.get('encoder'), str) and isinstance(r.get('args', ''), str)) or set(r) - {'encoder', 'args'}:
             raise ValueError(f"{path}: run '{k}' must be {{encoder: <params.yaml section>, args: \"<rlpjepa-pretrain overrides>\"}}, got {r!r}")
+        if g == CEILING and (n != r['encoder'] or 'method=supervised' not in _tokens(r.get('args', ''))):
+            raise ValueError(f"{path}: run '{k}' of the supervised ceiling must be named after its encoder ('{CEILING}/{r['encoder']}') "
+                             f"and trained with method=supervised, got {r!r}")
 
 def _check_grid(grid, runs, path):
     if grid is None: return
@@ -310,8 +314,9 @@ def _artifact_reads_deps(id, dag, params, der) -> list[str]:
         return [f'results/{a}' for a in dag['artifacts']] + _reads_deps(dag, groups, tabs, evals=False)
     r = artifact_reads(dag, id)
     runs = list(dict.fromkeys(r['runs'] + der.get('spread_runs', []) + ([der['base']] if 'base' in der else [])))
+    ceiling = [f'results/runs/{CEILING}', f'results/runs/evals/{CEILING}'] if CEILING in groups else []   # the references' ceiling rows
     return ([f"results/runs/{r['grid']}", f"results/runs/evals/{r['grid']}"] if r['grid'] else []) + _reads_deps(dag, groups, runs) \
-           + (['results/runs/references'] if r['references'] else [])
+           + (['results/runs/references', *ceiling] if r['references'] else [])
 
 # %% ../nbs/22_dag.ipynb #b49310ab
 def artifact_stage(id:str, # the artifact id, or 'report'
@@ -370,17 +375,23 @@ def _eval_lines(dag, groups, params, offline, path) -> list[str]:
     grid = (dag['grid'] or {}).get('group')
     enc_of = {g: {dag['runs'][f'{g}/{n}']['encoder'] for n in ns} for g, ns in groups.items() if g != grid}
     if grid: enc_of[grid] = {dag['grid']['encoder']}
-    mixed = {g: sorted(e) for g, e in enc_of.items() if len(e) > 1}
+    mixed = {g: sorted(e) for g, e in enc_of.items() if len(e) > 1 and g != CEILING}
     if mixed: raise ValueError(f"{path}: a group's runs must share one encoder (its evaluation reads one dataset): {mixed}")
     L = ['  eval:   # the offline probes (params `probe`) of every run of a group, in one process: results/runs/evals/<group>/<name>.json',
          '    foreach:']
     wg = max(len(g) for g in groups) + 2
     for g, ns in groups.items():
+        if g == CEILING: continue
         names = '""' if g == grid else json.dumps(' '.join(ns))
         L.append(f"      {(g + ':').ljust(wg)}{{data: {_q('${' + next(iter(enc_of[g])) + '.dataset}')}, names: {names}}}")
     L += ['    do:', '      cmd: rlpjepa-eval --params params.yaml --group ${key} --names ${item.names}']
     L += _flow('deps', [_q('${pretrain.root}/${item.data}'), _q('results/runs/${key}')] + offline, 6)
     L += ['      params: [probe]', '      outs: ["results/runs/evals/${key}"]']
+    if CEILING in groups:         # one run per encoder: the datasets of all of them
+        L += ['  eval_ceiling:   # the same probes of the supervised ceiling (one run per encoder)',
+              f'    cmd: rlpjepa-eval --params params.yaml --group {CEILING} --names {" ".join(groups[CEILING])}']
+        L += _flow('deps', [_q(f'${{pretrain.root}}/${{{e}.dataset}}') for e in sorted(enc_of[CEILING])] + [f'results/runs/{CEILING}'] + offline, 4)
+        L += ['    params: [probe]', f'    outs: [results/runs/evals/{CEILING}]']
     encs = (params.get('references') or {}).get('encoders') or []
     L += ['  references:   # raw pixels and every encoder x projector kind at random init (several seeds), the same probes',
           '    cmd: rlpjepa-references --params params.yaml --out results/runs/references']

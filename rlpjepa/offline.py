@@ -18,12 +18,12 @@ from .methods import build_method, make_backbone, resolve
 from .models import JointEmbedding
 from .evaluate import PROBE_RECIPE, _posfloat, _posint, evaluate_features, extract_features
 from .plots import to_markdown
-from .runs import EVAL_KEYS, checkpoint_path, eval_file, file_sha, load_run, run_config
+from .runs import EVAL_KEYS, checkpoint_path, eval_file, file_sha, load_run, run_config, run_table
 
 # %% auto #0
-__all__ = ['CACHE_DIR', 'REFERENCE_PROJECTORS', 'best_device', 'run_data', 'run_features', 'evaluate_run', 'probe_recipe',
-           'group_runs', 'eval_cli', 'projector_key', 'raw_pixels', 'references', 'reference_summary',
-           'read_references', 'references_cli', 'add_references', 'reference_rows', 'refs_of']
+__all__ = ['CACHE_DIR', 'REFERENCE_PROJECTORS', 'CEILING', 'best_device', 'run_data', 'run_features', 'evaluate_run',
+           'probe_recipe', 'group_runs', 'eval_cli', 'projector_key', 'raw_pixels', 'references', 'reference_summary',
+           'ceiling_rows', 'read_references', 'references_cli', 'add_references', 'reference_rows', 'refs_of']
 
 # %% ../nbs/16_offline.ipynb #b0af2a10
 def best_device() -> torch.device:
@@ -242,13 +242,30 @@ def reference_summary(df:pd.DataFrame, # rows of `references`
     for c in cols: out[f'{c}_spread'] = out[f'{c}_max'] - out[f'{c}_min']
     return out.join(g.size().rename('n_seeds')).reset_index()
 
+# %% ../nbs/16_offline.ipynb #8a689ce8
+CEILING = 'ceiling'    # the run group of the supervised ceiling: `<runs>/ceiling/<encoder section>`, method=supervised
+
+def ceiling_rows(runs_dir='results/runs', # the folder of the run groups
+                 group:str=CEILING, # the ceiling's group
+                ) -> pd.DataFrame:
+    "The supervised ceiling as rows of the references table (reference 'supervised', encoder = the run's name), from the runs of `group` and their offline evaluations; no rows without the group."
+    if not (Path(runs_dir)/group).is_dir(): return pd.DataFrame()
+    t = run_table(group, runs_dir=runs_dir)
+    bad = t[t.method != 'supervised']
+    if len(bad): raise ValueError(f"ceiling runs {list(bad.name)} were trained with method {sorted(set(bad.method))}, not 'supervised'")
+    return pd.DataFrame(dict(encoder=t.run, dataset=t.dataset, backbone=t.backbone, width=t.width, pool=_pool_column(t),
+                             reference='supervised', projector=[projector_key(p, n) for p, n in zip(t.projector, t.non_neg)], seed=t.seed,
+                             encoder_linear=t.encoder_linear, encoder_knn=t.encoder_knn))
+
 # %% ../nbs/16_offline.ipynb #0afcb33f
 def read_references(path='results/runs/references', # the folder holding references.csv
+                    ceiling:bool=True, # add the supervised ceiling's rows (`ceiling_rows` of the runs beside `path`)
                    ) -> pd.DataFrame:
-    "The references table written by `rlpjepa-references` (one row per encoder × reference × projector × seed)."
+    "The references table written by `rlpjepa-references` (one row per encoder × reference × projector × seed), with the supervised ceiling's rows."
     f = Path(path)/'references.csv'
     if not f.exists(): raise FileNotFoundError(f"{f} does not exist: run the references stage (`dvc repro references`)")
-    return pd.read_csv(f)
+    refs, sup = pd.read_csv(f), ceiling_rows(Path(path).parent) if ceiling else pd.DataFrame()
+    return pd.concat([refs, sup], ignore_index=True) if len(sup) else refs
 
 # %% ../nbs/16_offline.ipynb #7ffc3363
 def references_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
@@ -315,6 +332,10 @@ def add_references(df:pd.DataFrame, # `run_table` rows
         out[f'{c}_random_spread'] = [src.loc[i, (c, 'max')] - src.loc[i, (c, 'min')] for i in idx]
         out[f'{c}_gain'] = out[c] - out[f'{c}_random']
         out[f'{c}_raw'] = out.dataset.map(raw[c])
+    ceil = refs[refs.reference == 'supervised'].groupby(enc)[['encoder_linear', 'encoder_knn']].mean()
+    for c in ('encoder_linear', 'encoder_knn'):                 # the ceiling: encoder columns only (its projector is untrained)
+        out[f'{c}_ceiling'] = [ceil[c].get(tuple(r), float('nan')) for r in out[enc].itertuples(index=False)]
+        out[f'{c}_gap_closed'] = out[f'{c}_gain'] / (out[f'{c}_ceiling'] - out[f'{c}_random'])
     return out
 
 # %% ../nbs/16_offline.ipynb #d57752c3
@@ -322,7 +343,7 @@ def reference_rows(refs:pd.DataFrame, # the references table
                    encoder:str, # an encoder name of it
                    projectors=None, # projector kinds to keep (see `projector_key`); None: all
                   ) -> pd.DataFrame:
-    "Table rows of the references of `encoder`: raw pixels, and random init per projector kind in `projectors` (mean and spread over seeds)."
+    "Table rows of the references of `encoder`: raw pixels, random init per projector kind in `projectors` (mean and spread over seeds), and the supervised ceiling if the references hold it."
     s = reference_summary(refs[refs.encoder == encoder])
     if s.empty: raise KeyError(f"no references of encoder '{encoder}'; have {sorted(refs.encoder.unique())}")
     raw = s[s.reference == 'raw pixels']
@@ -331,6 +352,10 @@ def reference_rows(refs:pd.DataFrame, # the references table
                  **{c: r[f'{c}_mean'] for c in EVAL_KEYS}, **{f'{c}_spread': 0. for c in EVAL_KEYS}) for _, r in raw.iterrows()]
     rows += [dict(Method=f'random init ({int(r.n_seeds)} seeds)', Target='–', projector=r.projector, n_seeds=int(r.n_seeds),
                   **{c: r[f'{c}_mean'] for c in EVAL_KEYS}, **{f'{c}_spread': r[f'{c}_spread'] for c in EVAL_KEYS}) for _, r in rnd.iterrows()]
+    rows += [dict(Method='supervised (ceiling)', Target='–', projector='–', n_seeds=int(r.n_seeds),     # encoder columns only
+                  **{c: r[f'{c}_mean'] if c.startswith('encoder') else float('nan') for c in EVAL_KEYS},
+                  **{f'{c}_spread': 0. if c.startswith('encoder') else float('nan') for c in EVAL_KEYS})
+             for _, r in s[s.reference == 'supervised'].iterrows()]
     return pd.DataFrame(rows)
 
 # %% ../nbs/16_offline.ipynb #32bbdf10
@@ -338,10 +363,10 @@ def refs_of(refs:pd.DataFrame, # the references table
             run, # a `run_table` row (dataset, backbone, width, pool)
             projector:str|None=None, # keep only this projector kind (see `projector_key`); None: all
            ) -> pd.DataFrame:
-    "The reference rows of the encoder of `run` (a `run_table` row): raw pixels of its dataset, and its random init (with `projector` kind only, if given)."
+    "The reference rows of the encoder of `run` (a `run_table` row): raw pixels of its dataset, its random init (with `projector` kind only, if given) and its supervised ceiling, if any."
     pool = int(run.get('pool') or 0)
     same = (refs.dataset == run['dataset']) & (refs.backbone == run['backbone']) & (refs.width == run['width']) & (_pool_column(refs) == pool)
     rnd = same & (refs.reference == 'random init') & ((refs.projector == projector) if projector else True)
-    out = refs[rnd | ((refs.dataset == run['dataset']) & (refs.reference == 'raw pixels'))]
+    out = refs[rnd | ((refs.dataset == run['dataset']) & (refs.reference == 'raw pixels')) | (same & (refs.reference == 'supervised'))]
     if not rnd.any(): raise KeyError(f"no random-init reference of {run['backbone']} w{run['width']} on {run['dataset']}" + (f" with projector {projector}" if projector else ''))
     return out.drop_duplicates(['reference', 'projector', 'seed'])

@@ -63,7 +63,7 @@ def save_fig(fig:matplotlib.figure.Figure, # the figure to save
 
 # %% ../nbs/18_plots.ipynb #f2a1434b
 def _cell(v, floatfmt):
-    if isinstance(v, (float, np.floating)): return 'nan' if math.isnan(v) else format(float(v), floatfmt)
+    if isinstance(v, (float, np.floating)): return '–' if math.isnan(v) else format(float(v), floatfmt)   # no value: a dash
     return str(v).replace('|', '\\|').replace('\n', ' ')
 
 def to_markdown(df:pd.DataFrame, # the table
@@ -203,14 +203,16 @@ def sweep_handles(style:dict) -> list:
 
 # %% ../nbs/18_plots.ipynb #0bd0cfde
 def reference_lines(ax, refs:pd.DataFrame, metric:str, vertical:bool=False, color:str='0.35', labels:bool=True):
-    "Draw the random-init band (min–max over seeds, mean dashed) and the raw-pixel line of `metric` from the rows of `refs` (one encoder)."
+    "Draw the random-init band (min–max over seeds, mean dashed), the raw-pixel line and the supervised ceiling (dash-dot, if `refs` has it) of `metric` from the rows of `refs` (one encoder)."
     if metric not in refs: raise ValueError(f"`refs` has no column {metric!r}; columns: {list(refs.columns)}")
     rnd, raw = refs[refs.reference == 'random init'][metric].dropna(), refs[refs.reference == 'raw pixels'][metric].dropna()
+    sup = refs[refs.reference == 'supervised'][metric].dropna()      # NaN for the projector probes: none drawn
     span, line = (ax.axvspan, ax.axvline) if vertical else (ax.axhspan, ax.axhline)
     if len(rnd):
         span(rnd.min(), rnd.max(), color=color, alpha=0.18, lw=0, zorder=0, label=f'random init ({len(rnd)} seeds)' if labels else None)
         line(rnd.mean(), color=color, ls='--', lw=1, zorder=1)
     if len(raw): line(raw.mean(), color=color, ls=':', lw=1.2, zorder=1, label='raw pixels' if labels else None)
+    if len(sup): line(sup.mean(), color=color, ls='-.', lw=1.2, zorder=1, label='supervised (same budget)' if labels else None)
 
 # %% ../nbs/18_plots.ipynb #e148097b
 def spread_dots(ax, x, values, spread:float, color=None, label:str|None=None, fmt:str='{:.1f}', marker:str='o',

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from rlpjepa.config import RUNTIME_KEYS, load_config
-from rlpjepa.dag import artifact_notebook, check_dvc_yaml, dag_groups, load_dag, module_closure, notebook_parameters
+from rlpjepa.dag import CEILING, artifact_notebook, check_dvc_yaml, dag_groups, load_dag, module_closure, notebook_parameters
 from rlpjepa.methods import build_method
 from rlpjepa.orchestrate import apply_profile, paper_parameters
 
@@ -134,9 +134,12 @@ def test_stages_follow_dag():
     "One training stage per run of dag.yaml, the grid over params.yaml's sweep, one evaluation stage per group."
     assert list(STAGES['pretrain']['foreach']) == list(DAG['runs'])
     assert STAGES['pretrain_sweep']['matrix'] == {'p': '${sweep.p}', 'mu': '${sweep.mu}'}
-    assert list(STAGES['eval']['foreach']) == list(dag_groups(DAG, PARAMS))
+    groups = dag_groups(DAG, PARAMS)
+    assert list(STAGES['eval']['foreach']) == [g for g in groups if g != CEILING]
     for g, item in STAGES['eval']['foreach'].items():
-        assert item['names'].split() == ([] if g == DAG['grid']['group'] else dag_groups(DAG, PARAMS)[g]), g
+        assert item['names'].split() == ([] if g == DAG['grid']['group'] else groups[g]), g
+    # the supervised ceiling (one run per encoder, so several datasets): a stage of its own
+    assert STAGES['eval_ceiling']['cmd'].split()[-len(groups[CEILING]):] == groups[CEILING]
 
 def test_artifacts_complete():
     "Every artifact has its notebook, its stage, its folder among the report's dependencies; plots and metrics belong to the report."
