@@ -335,7 +335,8 @@ def add_references(df:pd.DataFrame, # `run_table` rows
     ceil = refs[refs.reference == 'supervised'].groupby(enc)[['encoder_linear', 'encoder_knn']].mean()
     for c in ('encoder_linear', 'encoder_knn'):                 # the ceiling: encoder columns only (its projector is untrained)
         out[f'{c}_ceiling'] = [ceil[c].get(tuple(r), float('nan')) for r in out[enc].itertuples(index=False)]
-        out[f'{c}_gap_closed'] = out[f'{c}_gain'] / (out[f'{c}_ceiling'] - out[f'{c}_random'])
+        gap = out[f'{c}_ceiling'] - out[f'{c}_random']               # a share only of a gap that exists (NaN otherwise)
+        out[f'{c}_gap_closed'] = (out[f'{c}_gain'] / gap).where(gap > 0)
     return out
 
 # %% ../nbs/16_offline.ipynb #d57752c3
