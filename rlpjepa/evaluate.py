@@ -169,6 +169,17 @@ def linear_probe(train_feats, # frozen training features (N, D): a tensor or arr
     with torch.no_grad():
         return (head(Xte).argmax(1) == yte).double().mean().item() * 100
 
+# %% ../nbs/14_evaluate.ipynb #18861bf1
+def _cov_eigh(S:torch.Tensor, # a covariance (D, D), symmetric positive semi-definite
+             ) -> tuple:
+    "`torch.linalg.eigh(S)`; where LAPACK fails on it, the zero rows (dead features) split off as unit eigenvectors with eigenvalue 0."
+    try: return torch.linalg.eigh(S)
+    except torch.linalg.LinAlgError: pass
+    live = (S.diagonal() > 0).nonzero().squeeze(1)
+    lam, V = torch.zeros(len(S), dtype=S.dtype, device=S.device), torch.eye(len(S), dtype=S.dtype, device=S.device)
+    lam[live], V[live[:, None], live] = torch.linalg.eigh(S[live[:, None], live])
+    return lam, V
+
 # %% ../nbs/14_evaluate.ipynb #a6849eb5
 def lbfgs_probe(train_feats, # frozen training features (N, D): a tensor or array, finite (used as float64, standardized)
                 train_y, # training labels (N,), integer class indices ≥ 0
@@ -199,7 +210,7 @@ def lbfgs_probe(train_feats, # frozen training features (N, D): a tensor or arra
     Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
     D = Xtr.shape[1]
     if precondition:                                             # W = P W', ‖W‖² = Σ_j W'_j² / s_j
-        lam, V = torch.linalg.eigh(Xtr.T @ Xtr / len(Xtr))
+        lam, V = _cov_eigh(Xtr.T @ Xtr / len(Xtr))
         s = lam.clamp_min(0) + max(l2, 1e-6)
         P, pen = V / s.sqrt(), 1 / s
         Xtr, Xte = Xtr @ P, Xte @ P
