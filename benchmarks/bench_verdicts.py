@@ -6,25 +6,26 @@ machines (git revisions of `results/`, or result folders), measures each candida
 soft accuracy claims of ablations, curve, fig3a, fig3c and the two tables with it (the notebooks' rules, from their
 tables), and counts what moves between machines: a verdict that flips yes <-> no, and one that moves to or from
 *not resolved*. The seed families' per-seed values are not committed, only their ranges (`tab*_seed_spread.csv`), so
-the pooled standard deviation is estimated here from the ranges (mean of R / d2(n)); the library pools the values
-themselves (`rlpjepa.claims.run_spread`). fig4b's nHSIC claims need per-seed nHSIC and are left out.
+the candidate pooled standard deviation is estimated from the ranges (mean of R / d2(n)); the library's yardstick
+(`rlpjepa.claims.run_spread`) is today's range. fig4b's nHSIC claims need per-seed nHSIC and are left out.
 
     python benchmarks/bench_verdicts.py                      # the committed result sets named in SETS
     python benchmarks/bench_verdicts.py --dir zen3=/tmp/x/results   # add a fresh run's results/
 """
-import argparse, io, json, subprocess, sys
+import argparse, io, json, subprocess
 from itertools import combinations
 from pathlib import Path
 import numpy as np, pandas as pd
 from scipy import stats
+from rlpjepa.claims import verdict, _all_parts
 
 # committed results of the CPU default profile: revision -> the machine they were computed on
 SETS = {'a43f3ca': 'Intel Xeon (AVX-512 BF16), float64 probe', '174ca64': 'AMD EPYC Zen 4, float64 probe',
         'a0410d4': 'AMD EPYC Zen 4, float32 probe'}
 D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326}   # E[range] / sigma of n normal draws
 METRICS = ('encoder_linear', 'projector_linear')
-FAM_COL = {'encoder_linear': 'encoder_linear', 'projector_linear': 'projector_linear'}
-L0_TOL = {'ablations': 0.15, 'fig3a': 0.1}
+L0_TOL = {'ablations': 0.15, 'fig3a': 0.1}   # the notebooks' l0_tol
+DEFAULT_EPOCHS = 2                         # encoder_a.epochs of the default profile (the curve's reference epoch)
 
 def reader(src):
     "A function path -> DataFrame / dict reading `results/<path>` at a git revision or under a folder."
@@ -50,17 +51,15 @@ def yardsticks(read, confidence=0.95) -> dict:
             out['interval, pooled over encoders', enc, m] = margin(both, m)
     return out
 
-def _verdict(d, s): return None if abs(d) <= s else d > 0
-def _all(parts):
-    v = list(parts)
-    return False if False in v else (True if all(x is True for x in v) else None)
+def _all(parts): return _all_parts('claim', dict(enumerate(parts)))[0]   # Claims.all_of's rule
 
 def claims(read, ys, name, three_way=False) -> dict:
     """The soft accuracy claims, decided as the notebooks decide them, with the yardstick `name`. `three_way`: the claims
     of no difference ('within the spread': alike, not worse, no drop) are *not resolved* inside the yardstick, as every
     comparison is, instead of *yes*: yes only beyond it in the claim's favour, no beyond it against."""
     s = lambda enc, m: ys[name, enc, m]
-    within = (lambda d, sp: _verdict(d, sp)) if three_way else (lambda d, sp: bool(d >= -sp))   # d: the claim's favour > 0
+    within = verdict if three_way else (lambda d, sp: bool(d >= -sp))   # d > 0: in the claim's favour
+    alike = (lambda d, sp: None if d <= sp else False) if three_way else (lambda d, sp: bool(d <= sp))   # d = |largest difference|
     out = {}
     ab = read('ablations/ablations_table.csv')
     def knob(k): return ab[ab.ablation.str.startswith(k)]
@@ -72,16 +71,16 @@ def claims(read, ys, name, three_way=False) -> dict:
         bool(abs(lo.l0_sparsity - lo.target_l0) < L0_TOL['ablations'])])
     p = knob('projection type')
     out['ablations.projection_type_minor'] = _all([
-        (None if np.ptp(p[m]) <= s('encoder_a', m) else False) if three_way else bool(np.ptp(p[m]) <= s('encoder_a', m)) for m in METRICS])
+        alike(float(np.ptp(p[m])), s('encoder_a', m)) for m in METRICS])
     g = knob('σ choice'); base, o = g[g.is_base].iloc[0], g[~g.is_base]
     out['ablations.sigma_choice'] = _all([within(base[m] - o[m].max(), s('encoder_a', m)) for m in METRICS])
     cv = read('curve/curve_table.csv')
     for run, c in cv[cv.epoch > 0].groupby('run', sort=False):
-        c = c.set_index('epoch'); near = c.index[np.argmin(np.abs(c.index - 2))]
+        c = c.set_index('epoch'); near = c.index[np.argmin(np.abs(c.index - DEFAULT_EPOCHS))]
         out[f"curve.more_training_helps_{run.split('/')[-1]}"] = _all(
-            [_verdict(c[m].iloc[-1] - c.loc[near, m], s('encoder_a', m)) for m in METRICS])
+            [verdict(c[m].iloc[-1] - c.loc[near, m], s('encoder_a', m)) for m in METRICS])
     f3 = read('fig3a/fig3a_table.csv'); r = f3[f3.cell == 'RGN × rectified'].iloc[0]; others = f3[f3.cell != r.cell]
-    out['fig3a.rectify_both_best'] = _all([_verdict(r[m] - others[m].max(), s('encoder_a', m)) for m in METRICS])
+    out['fig3a.rectify_both_best'] = _all([verdict(r[m] - others[m].max(), s('encoder_a', m)) for m in METRICS])
     ok = f3[(f3.encoder_linear >= f3.encoder_linear.max() - s('encoder_a', 'encoder_linear'))
             & (f3.projector_linear >= f3.projector_linear.max() - s('encoder_a', 'projector_linear'))
             & f3.cell.str.endswith('rectified') & ((f3.l0_sparsity - f3.target_l0).abs() < L0_TOL['fig3a'])]
@@ -93,13 +92,13 @@ def claims(read, ys, name, three_way=False) -> dict:
         lp, bl = df[df.Method == 'Rectified LpJEPA'], df[df.Method != 'Rectified LpJEPA']
         se = s(enc, 'encoder_linear')
         if t == 'tab1':
-            out['tab1.best_encoder_is_rectified'] = _verdict(lp['Enc linear'].max() - bl['Enc linear'].max(), se)
+            out['tab1.best_encoder_is_rectified'] = verdict(lp['Enc linear'].max() - bl['Enc linear'].max(), se)
             sp = lp[lp.Target.str.contains('-3')].iloc[0]; nc = bl[bl.Method.str.startswith('NCL')].iloc[0]
-            out['tab1.sparse_rgn_vs_ncl'] = _all([_verdict(sp['Enc linear'] - nc['Enc linear'], se), bool(sp['ℓ0'] <= 2 * nc['ℓ0'])])
+            out['tab1.sparse_rgn_vs_ncl'] = _all([verdict(sp['Enc linear'] - nc['Enc linear'], se), bool(sp['ℓ0'] <= 2 * nc['ℓ0'])])
         else:
             nl = bl[bl.Method.str.startswith(('NCL', 'LeJEPA'))]
-            out['tab2.rgn_close_to_best'] = _verdict(lp['Enc linear'].max() - nl['Enc linear'].max(), se)
-    return out
+            out['tab2.rgn_close_to_best'] = verdict(lp['Enc linear'].max() - nl['Enc linear'].max(), se)
+    return {k: None if v is None else bool(v) for k, v in out.items()}   # numpy bools as True / False
 
 WORD = {True: 'yes', False: 'no', None: 'n.r.'}
 
