@@ -8,14 +8,15 @@ import math
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from scipy import stats
 from .core import write_json
 from .config import RUNTIME_KEYS
 from .plots import save_metrics, to_builtin
 from .runs import EVAL_KEYS, run_config, run_table
 
 # %% auto #0
-__all__ = ['VERDICT_TEXT', 'VERDICT_NUMBER', 'PAPER_COLUMNS', 'OFFLINE_COLUMNS', 'seed_spread', 'run_spread', 'verdict', 'Claims',
-           'ref_method', 'paper_rows', 'comparison_table', 'pareto_front']
+__all__ = ['VERDICT_TEXT', 'VERDICT_NUMBER', 'PAPER_COLUMNS', 'OFFLINE_COLUMNS', 'seed_spread', 'seed_interval', 'seed_family',
+           'run_spread', 'verdict', 'Claims', 'ref_method', 'paper_rows', 'comparison_table', 'pareto_front']
 
 # %% ../nbs/17_claims.ipynb #866a7264
 def seed_spread(df:pd.DataFrame, # one row per run
@@ -27,17 +28,38 @@ def seed_spread(df:pd.DataFrame, # one row per run
     out = (g[list(metrics)].max() - g[list(metrics)].min())
     return out.join(g.size().rename('n_seeds')).reset_index()
 
+# %% ../nbs/17_claims.ipynb #78983ef9
+def seed_interval(df:pd.DataFrame, # one row per run
+                  by:str='family', # the column naming each group of seed replicates
+                  metrics=EVAL_KEYS, # the columns whose yardstick is computed
+                  confidence:float=0.95, # the probability that two runs differing only in seed differ by less
+                 ) -> dict:
+    "Per metric, the half-width of the `confidence` interval for the difference of two runs that differ only in their seed, the seed-to-seed variance pooled over the groups `by`."
+    if not 0 < confidence < 1: raise ValueError(f"`confidence` must be in (0, 1), got {confidence!r}")
+    g = df.groupby(by, sort=False); n = g.size()
+    dof = int((n - 1).sum())
+    if dof < 1: raise ValueError(f"the seed spread needs a group of ≥ 2 runs, got group sizes {dict(n)}")
+    ss = g[list(metrics)].var(ddof=1).mul(n - 1, axis=0).sum()      # within-group sums of squares (a group of 1 adds 0)
+    t = stats.t.ppf((1 + confidence) / 2, dof)
+    return {m: float(t * math.sqrt(2 * ss[m] / dof)) for m in metrics}
+
 # %% ../nbs/17_claims.ipynb #72795333
 # what may differ inside a seed family: the keys that do not change the weights (`rlpjepa.config.RUNTIME_KEYS`), and
 # `seed`, the one key a family varies on purpose
 _NOT_RESULT_KEYS = RUNTIME_KEYS | {'seed'}
 
-def run_spread(runs, # runs as `run_table` takes them (families of ≥ 2 runs differing only in `seed`)
+def seed_family(df:pd.DataFrame, # `run_table` rows
+               ) -> pd.Series:
+    "The seed family of each run: method, target and encoder (backbone and width), e.g. 'VICReg · lenet-32'."
+    return (df.method_label + ' ' + df.target_label.replace('–', '')).str.strip() + ' · ' + df.backbone + '-' + df.width.astype(str)
+
+def run_spread(runs, # runs as `run_table` takes them (families of ≥ 2 runs differing only in `seed`, of one or more encoders)
                runs_dir='results/runs', # as in `run_table`
+               confidence:float=0.95, # as in `seed_interval`
               ) -> tuple[dict, pd.DataFrame]:
-    "Seed-to-seed spread of the offline probes from `runs`, families of runs that differ only in `seed`: per metric the largest spread over the families, and the per-family table."
+    "The seed spread of the offline probes from `runs`, families of runs that differ only in `seed`: per metric `seed_interval` pooled over the families, and the per-family table (runs and max − min)."
     df = run_table(*runs, runs_dir=runs_dir)
-    df['family'] = df.method_label + ' ' + df.target_label.replace('–', '')
+    df['family'] = seed_family(df)
     for fam, g in df.groupby('family', sort=False):
         cfgs = [{k: v for k, v in run_config(p)[0].items() if k not in _NOT_RESULT_KEYS} for p in g.path]
         diff = sorted({k for c in cfgs[1:] for k in c if c[k] != cfgs[0].get(k)})
@@ -45,7 +67,7 @@ def run_spread(runs, # runs as `run_table` takes them (families of ≥ 2 runs di
         if g.seed.nunique() != len(g): raise ValueError(f"seed family {fam!r} repeats a seed: {list(g.seed)}")
     fam = seed_spread(df, 'family')
     if (fam.n_seeds < 2).any(): raise ValueError(f"a seed family needs ≥ 2 runs: {dict(zip(fam.family, fam.n_seeds))}")
-    return {m: float(fam[m].max()) for m in EVAL_KEYS}, fam
+    return seed_interval(df, 'family', EVAL_KEYS, confidence), fam
 
 # %% ../nbs/17_claims.ipynb #2e16257b
 def verdict(diff:float, # a − b, finite

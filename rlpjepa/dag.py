@@ -168,7 +168,9 @@ def derived_parameters(id:str, # the artifact id ('report' for the report)
         enc = _encoder(dag, id, reads)
         if enc is None: raise ValueError(f"artifact '{id}' reads no run in dag.yaml, but its notebook needs an encoder (encoder / spread_runs / default_epochs)")
         if need('encoder'): out['encoder'] = enc
-        if need('spread_runs'): out['spread_runs'] = [k for f in seed_families(dag, enc) for k in f]
+        if need('spread_runs'):   # the yardstick pools the seed families of every encoder, this artifact's first
+            encs = dict.fromkeys([enc, *(r['encoder'] for r in dag['runs'].values())])
+            out['spread_runs'] = [k for e in encs for f in seed_families(dag, e) for k in f]
         if need('default_epochs'): out['default_epochs'] = (params.get(enc) or {}).get('epochs')
     if need('table'): out['table'] = id
     return {k: out[k] for k in names if k in out}
