@@ -13,7 +13,7 @@ from .core import did_you_mean, read_yaml
 
 # %% auto #0
 __all__ = ['METHOD_NAMES', 'SLURM_OPTIONS', 'RUNTIME_KEYS', 'Config', 'check_key', 'parse_overrides', 'load_config',
-           'fingerprint']
+           'cpu_has_amx', 'use_bf16', 'fingerprint']
 
 # %% ../nbs/08_config.ipynb #ce2fff77
 METHOD_NAMES = ('rectified_lpjepa', 'lpjepa', 'lejepa', 'vicreg', 'nvicreg', 'simclr', 'ncl', 'supervised')
@@ -72,7 +72,7 @@ class Config:
     min_lr: float = 0.0 # final learning rate of the cosine, as a fraction of the base rate
     seed: int = 0 # seed of everything (weights, order, augmentations, RDMReg draws)
     device: str = 'auto' # 'auto' (CUDA if available, else CPU) or a torch device, e.g. 'cuda:1'
-    precision: str = 'auto' # 'auto' (bf16 autocast on CUDA, fp32 elsewhere), 'fp32' or 'bf16'
+    precision: str = 'auto' # 'auto' (bf16 autocast on CUDA and on CPUs with AMX, fp32 elsewhere: `use_bf16`), 'fp32' or 'bf16'
     channels_last: bool|None = None # channels-last memory format; None: on for CUDA
     compile: bool = False # `torch.compile` the model
     sync_bn: bool = True # under DDP, BatchNorm statistics over the global batch
@@ -242,6 +242,23 @@ def load_config(params:str|Path|None=None, # a YAML file (e.g. params.yaml); Non
     for k in kwargs: check_key(k, 'the keyword arguments')
     d.update(kwargs)
     return Config(**d)
+
+# %% ../nbs/08_config.ipynb #081a8dd7
+def cpu_has_amx() -> bool:
+    "Whether this CPU has AMX-BF16 tiles: the `amx_bf16` flag of /proc/cpuinfo (Linux); False where that file is missing."
+    try: return 'amx_bf16' in Path('/proc/cpuinfo').read_text().split()
+    except OSError: return False
+
+def use_bf16(precision:str, # `Config.precision`: 'auto', 'fp32' or 'bf16'
+             device, # where the model runs: a torch.device or its name ('cpu', 'cuda', 'cuda:1', ...)
+             amx:bool|None=None, # whether the CPU has AMX; None: `cpu_has_amx()`
+            ) -> bool:
+    "Whether `precision` means bf16 autocast on `device`: 'auto' is bf16 on CUDA and on CPUs with AMX, fp32 elsewhere."
+    if precision not in ('auto', 'fp32', 'bf16'):
+        raise ValueError(f"`precision` must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+    if precision != 'auto': return precision == 'bf16'
+    kind = str(device).split(':')[0]
+    return kind == 'cuda' or (kind == 'cpu' and (cpu_has_amx() if amx is None else amx))
 
 # %% ../nbs/08_config.ipynb #6afac5cb
 RUNTIME_KEYS = frozenset({'out', 'resume', 'overwrite', 'max_steps', 'progress', 'dvclive', 'log_every', 'ckpt_every', 'ckpt_epochs',

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import numpy as np
 import torch
-from scipy.stats import differential_entropy
 from .distributions import binary_entropy
 
 # %% auto #0
@@ -82,6 +81,7 @@ def renyi_entropy(z:torch.Tensor, # features (N, D): N samples (rows), D dimensi
                   min_active:int=10, # a dimension with fewer non-zero values than this (≥ 5) gets h = 0 (counted in `n_few`)
                  ) -> dict:
     "Empirical d(ξ)-dimensional Rényi entropy (nats) of features `z` (N, D), summed over coordinates, and Σ ρ̂."
+    from scipy.stats import differential_entropy   # imported here: scipy.stats costs ~0.8 s, and every training process imports this module
     z = _features(z).detach().double().cpu()
     if min_active < 5: raise ValueError(f"`min_active` must be ≥ 5 (scipy's spacing window), got {min_active}")
     nz = z != 0

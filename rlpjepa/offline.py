@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .core import grid_run_name, read_yaml, write_atomic, write_json
-from .config import Config
+from .config import Config, use_bf16
 from .data import load_dataset
 from .augment import EvalTransform
 from .methods import build_method, make_backbone, resolve
@@ -57,24 +57,25 @@ def run_features(run, # a finished run folder (`results/runs/<group>/<name>`)
                  device=None, # where to run; None: `best_device()`
                  cache:bool=True, # read / write the features on disk, keyed by the checkpoint's and the images' hashes
                  cache_dir=None, # the cache folder; None: `CACHE_DIR` ($RLPJEPA_CACHE or .cache/rlpjepa)
-                 batch_size:int=1024, # images per forward pass
+                 batch_size:int=256, # images per forward pass (the features do not depend on it; 256 was the fastest on 2 cores, benchmarks/bench_eval.py)
                 ):
     "Frozen `(H, Z, y)` of a run's `checkpoint` on `data` (default: `run_data(run, split)`), on the best device, cached on disk by checkpoint hash."
     path = checkpoint_path(run, checkpoint)
     if data is None: data = run_data(run, split, root)
+    device = torch.device(device) if device is not None else best_device()
+    model, cfg, tf = load_run(run, checkpoint=checkpoint)
+    amp = use_bf16(cfg.precision, device)                                  # the run's precision rule on this device
     key = None
     if cache:
         h = hashlib.sha256(data.x.numpy().tobytes()); h.update(data.y.numpy().tobytes())
-        key = Path(cache_dir or CACHE_DIR)/'features'/f"{file_sha(path)}-{h.hexdigest()[:16]}.pt"
+        key = Path(cache_dir or CACHE_DIR)/'features'/f"{file_sha(path)}-{h.hexdigest()[:16]}{'-bf16' if amp else ''}.pt"
         if key.exists():
             try: return tuple(torch.load(key, weights_only=True))
             except Exception as e:                                     # a damaged cache entry is recomputed
                 warnings.warn(f"unreadable feature cache {key} ({type(e).__name__}: {str(e)[:120]}): recomputing it")
                 key.unlink(missing_ok=True)
-    device = torch.device(device) if device is not None else best_device()
-    model, cfg, tf = load_run(run, checkpoint=checkpoint)
     cl = cfg.channels_last if cfg.channels_last is not None else device.type == 'cuda'   # as the run trained
-    feats = extract_features(model.to(device), data, tf.to(device), batch_size, device, amp=device.type == 'cuda', channels_last=cl)
+    feats = extract_features(model.to(device), data, tf.to(device), batch_size, device, amp=amp, channels_last=cl)
     if key is not None: write_atomic(key, lambda tmp: torch.save(list(feats), tmp))
     return feats
 
@@ -207,6 +208,7 @@ def references(encoders:dict, # name → config keys of the encoder (dataset, ba
             if cfg.train_subset: train = train.subset(torch.arange(min(cfg.train_subset, len(train))))
         res = resolve(cfg, train.x.shape[1], train.x.shape[2])
         tf = EvalTransform(res['augment'], res['image_size']).to(device)
+        amp = use_bf16(cfg.precision, device)                   # the runs' precision rule (`precision`, default 'auto')
         base = dict(encoder=enc, dataset=cfg.dataset, backbone=cfg.backbone, width=cfg.width, pool=cfg.pool or 0)
         key = (cfg.dataset, len(train))
         if key not in raw_done: raw_done[key] = raw_pixels(train, test, **recipe)
@@ -216,7 +218,7 @@ def references(encoders:dict, # name → config keys of the encoder (dataset, ba
             bb = make_backbone(cfg, res['in_chans'])
             state = torch.get_rng_state()
             enc_only = JointEmbedding(bb, nn.Identity()).to(device)
-            (Htr, _, ytr), (Hte, _, yte) = (extract_features(enc_only, d, tf, 1024, device) for d in (train, test))
+            (Htr, _, ytr), (Hte, _, yte) = (extract_features(enc_only, d, tf, 256, device, amp=amp) for d in (train, test))
             h_ev = None                                          # the h probes: once per backbone, not per projector
             for method, non_neg in projectors:
                 torch.set_rng_state(state)                       # every projector on the same initial backbone, h computed once
@@ -290,7 +292,7 @@ def references_cli(argv=None, # command-line arguments (a list of str); None: `s
     print(summ[['encoder', 'reference', 'projector', 'encoder_linear_mean', 'projector_linear_mean', 'n_seeds']].to_string(index=False))
 
 # %% ../nbs/16_offline.ipynb #1b8d031e
-_ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size')   # keys of params.yaml `pretrain` that shape an encoder's data
+_ENCODER_SHARED = ('root', 'train_subset', 'dataset', 'image_size', 'precision')   # keys of params.yaml `pretrain` that shape an encoder's data and features
 
 def _reference_keys(params, refs) -> tuple[list, list]:
     "The `references` section's encoders (section names) and init seeds, checked before the references are computed."

@@ -18,7 +18,7 @@ from .core import seed_everything, rank_world, write_atomic, write_json, mix_see
 from .metrics import SparsityMeter
 from .data import load_dataset, batches
 from .augment import Augment, EvalTransform, PRESET_OF
-from .config import Config, RUNTIME_KEYS, check_key, load_config, fingerprint
+from .config import Config, RUNTIME_KEYS, check_key, load_config, fingerprint, use_bf16
 from .optim import base_lrs, build_optimizer, WarmupCosine
 from .checkpoint import (save_checkpoint, keep_checkpoint, load_resume, lock_out, set_rng_state, gather_rng, finished_metrics,
                                 code_version, work_dir, publish)
@@ -155,7 +155,7 @@ def _setup(cfg:Config, train_data=None, val_data=None, backbone=None, augment=No
                                                      f"process: BatchNorm and the batch losses need at least 2")
     device = _device(cfg)
     if device.type == 'cuda': torch.cuda.set_device(device); torch.backends.cudnn.benchmark = True
-    bf16 = cfg.precision == 'bf16' or (cfg.precision == 'auto' and device.type == 'cuda')
+    bf16 = use_bf16(cfg.precision, device)       # 'auto': CUDA and CPUs with AMX
     cl = cfg.channels_last if cfg.channels_last is not None else device.type == 'cuda'
     cl = cl and not (world > 1 and device.type == 'cpu')     # CPU DDP (gloo) + channels_last convs crash in backward
                                                               # (double free, torch 2.14; the smoke pipeline's ResNets hit it)
