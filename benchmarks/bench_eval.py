@@ -21,7 +21,6 @@ the same work on 2 encoders x 3 init seeds x 6 projector kinds plus raw pixels.
 Run: `python benchmarks/bench_eval.py [--run results/runs/tab2/p2_mu0] [--rounds 3] [--threads 2]`. Not a test.
 """
 import argparse, platform, statistics, time
-from pathlib import Path
 import torch
 import yaml
 from rlpjepa.config import cpu_has_amx, use_bf16
@@ -80,22 +79,21 @@ def main():
     model, cfg, tf = load_run(a.run)
     t_bf, (trb, teb) = timed(lambda: tuple(extract_features(model, data[s], tf, 256, 'cpu', amp=True, channels_last=bool(cfg.channels_last))
                                            for s in ('train', 'test')), 1)
-    kw0 = dict(l2=probe['l2'], max_iter=probe['max_iter'], tol=probe['tol'])
-    acc32, acc16 = (lbfgs_probe(x[0], x[2], y[0], y[2], **kw0) for x, y in ((tr, te), (trb, teb)))
+    kw = dict(l2=probe['l2'], max_iter=probe['max_iter'], tol=probe['tol'])
+    acc32, acc16 = (lbfgs_probe(x[0], x[2], y[0], y[2], **kw) for x, y in ((tr, te), (trb, teb)))
     print(f"features under bf16 autocast: {t_bf:.2f} s ({t_feat / t_bf:.2f}x of fp32's speed); linear probe on h {acc16:.2f} vs fp32 {acc32:.2f} "
           f"({acc16 - acc32:+.2f}); this CPU has AMX: {cpu_has_amx()}, so `precision: auto` evaluates in "
           f"{'bf16' if use_bf16('auto', 'cpu') else 'fp32'}")
     rows, conv = [], {}
     for part, i in (('h', 0), ('z', 1)):
         args = (tr[i], tr[2], te[i], te[2])
-        kw = dict(l2=probe['l2'], max_iter=probe['max_iter'], tol=probe['tol'], return_info=True)
-        variants = {'linear f64 (old)': lambda: old_probe(*args, probe['l2'], probe['max_iter'], probe['tol']),
-                    'linear f64': lambda: lbfgs_probe(*args, **kw, dtype=torch.float64, precondition=False),
-                    'linear f32': lambda: lbfgs_probe(*args, **kw, dtype=torch.float32, precondition=False),
-                    'linear f32 pre (new)': lambda: lbfgs_probe(*args, **kw),
+        variants = {'linear f64 (old)': lambda: old_probe(*args, **kw),
+                    'linear f64': lambda: lbfgs_probe(*args, **kw, return_info=True, dtype=torch.float64, precondition=False),
+                    'linear f32': lambda: lbfgs_probe(*args, **kw, return_info=True, dtype=torch.float32, precondition=False),
+                    'linear f32 pre (new)': lambda: lbfgs_probe(*args, **kw, return_info=True),
                     'kNN chunk 1024 (old)': lambda: (knn_accuracy(*args, k=probe['knn_k'], T=probe['knn_t']), {}),
                     'kNN chunk 4096': lambda: (knn_accuracy(*args, k=probe['knn_k'], T=probe['knn_t'], chunk_size=4096), {})}
-        conv[part] = lbfgs_probe(*args, **dict(kw, tol=1e-7, max_iter=5000), dtype=torch.float64)[0]   # the minimizer itself
+        conv[part] = lbfgs_probe(*args, **dict(kw, tol=1e-7, max_iter=5000), dtype=torch.float64)   # the minimizer itself
         res = {}
         for _ in range(a.rounds):                       # interleaved rounds: the machine's load hits every variant alike
             for name, fn in variants.items():
