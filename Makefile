@@ -3,7 +3,10 @@
 #                     link jupyter_server_config.py into .venv/etc/jupyter (any `jupyter lab` from .venv keeps nbs/ clean)
 #   make data         fetch the embedded default dataset (Fashion-MNIST) into data/
 #   make test         run every library notebook as a pytest test (flags: RLPJEPA_TEST_FLAGS="slow gpu")
-#   make repro        `rlpjepa-dag` (dvc.yaml from dag.yaml), then `dvc repro`: rebuild results/ from params.yaml (CPU, offline, default profile; README gives the measured time)
+#   make repro        `rlpjepa-dag` (dvc.yaml from dag.yaml), then `rlpjepa-queue --local -j auto`: the stale pretraining
+#                     stages as concurrent `dvc repro --single-item` (one per pretrain.threads cores, or per GPU), then
+#                     `dvc repro` for the rest: rebuild results/ from params.yaml (CPU, offline, default profile; README gives the measured time)
+#   make repro JOBS=1  plain `dvc repro`, one stage at a time (the same results: each run's threads come from params.yaml)
 #   make repro PROFILE=paper   first merge params/paper.yaml into params.yaml (`rlpjepa-profile paper`), then dvc repro
 #   make repro JOBS=N  train the stale pretraining stages N at a time (DVC's experiment queue, one device each:
 #                      `rlpjepa-queue -j N`), then dvc repro (which takes them from DVC's run cache) for the rest
@@ -69,9 +72,10 @@ test: setup
 	$(RUN) python -m pytest tests -q --durations=0 --durations-min=1 $(PYTEST_ARGS)
 
 PROFILE ?=
-JOBS ?= 1
+JOBS ?= auto
+REPRO_CMD = $(if $(filter auto,$(JOBS)),rlpjepa-queue --local -j auto,$(if $(filter-out 1,$(JOBS)),rlpjepa-queue -j $(JOBS),dvc repro))
 repro: setup data
-	$(if $(PROFILE),$(RUN) rlpjepa-profile $(PROFILE) &&) $(RUN) rlpjepa-dag && $(RUN) $(if $(filter-out 1,$(JOBS)),rlpjepa-queue -j $(JOBS),dvc repro)
+	$(if $(PROFILE),$(RUN) rlpjepa-profile $(PROFILE) &&) $(RUN) rlpjepa-dag && $(RUN) $(REPRO_CMD)
 
 # JupyterLab on the tour, the same as a plain `jupyter lab nbs/index.ipynb` from .venv: notebooks under nbs/ saved
 # from it go through the pre-save hook of jupyter_server_config.py (`nbdev_clean` with settings.ini's keys, outputs

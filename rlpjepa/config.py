@@ -74,6 +74,7 @@ class Config:
     device: str = 'auto' # 'auto' (CUDA if available, else CPU) or a torch device, e.g. 'cuda:1'
     precision: str = 'auto' # 'auto' (bf16 autocast on CUDA and on CPUs with AMX, fp32 elsewhere: `use_bf16`), 'fp32' or 'bf16'
     channels_last: bool|None = None # channels-last memory format; None: on for CUDA
+    threads: int = 0 # torch's CPU threads in the training process; 0: torch's default (one per core). On a CPU the count changes the weights (the order of its sums)
     compile: bool = False # `torch.compile` the model
     sync_bn: bool = True # under DDP, BatchNorm statistics over the global batch
     nproc_per_node: int = 1 # processes (devices) of one run; n > 1 starts `torchrun --nproc_per_node n`
@@ -193,7 +194,7 @@ def _validate(cfg):
     for k in pos:
         v = getattr(cfg, k)
         if not (math.isfinite(v) and v > 0): raise ValueError(f"config key '{k}' must be > 0, got {v!r}")
-    for k in ('train_subset', 'val_subset', 'ckpt_every', 'ckpt_epochs', 'max_steps', 'warmup_epochs', 'weight_decay', 'momentum',
+    for k in ('train_subset', 'val_subset', 'ckpt_every', 'ckpt_epochs', 'max_steps', 'threads', 'warmup_epochs', 'weight_decay', 'momentum',
               'lambda_inv', 'lambda_reg', 'vicreg_sim', 'vicreg_var', 'vicreg_cov', 'min_lr'):
         v = getattr(cfg, k)
         if not (math.isfinite(v) and v >= 0): raise ValueError(f"config key '{k}' must be ≥ 0, got {v!r}")

@@ -12,7 +12,7 @@ from .core import did_you_mean, grid_run_name, read_yaml, write_atomic
 __all__ = ['DAG', 'KNOBS', 'REFERENCES', 'CEILING', 'REPORT_PATHS', 'DERIVED', 'check_dag', 'load_dag', 'dag_groups',
            'seed_families', 'artifact_reads', 'derived_parameters', 'dag_digest', 'notebook_parameters',
            'artifact_notebook', 'source_imports', 'module_closure', 'notebook_source', 'artifact_stage', 'dvc_yaml',
-           'check_dvc_yaml', 'dag_cli']
+           'stage_commands', 'prune_lock', 'check_dvc_yaml', 'dag_cli']
 
 # %% ../nbs/22_dag.ipynb #c34d6ae7
 def _kind(v) -> str:   # by isinstance: ruamel's round-trip types (ScalarInt, CommentedMap, …) are subclasses
@@ -422,6 +422,39 @@ def dvc_yaml(root='.', # the repository (dag.yaml, params.yaml, params/artifacts
     L += ['metrics: [results/summary.json]   # headline numbers only; an artifact\'s own claims: `dvc metrics show results/<id>/metrics.json`']
     return '\n'.join(L + _flow('plots', plots, 0)) + '\n'
 
+# %% ../nbs/22_dag.ipynb #202826dd
+def stage_commands(root='.', # the repository
+                  ) -> dict:
+    "The stages of root/dvc.yaml as DVC names them (`pretrain@fig3a/rgn-rect`, `pretrain_sweep@2--3`, `fig1`, …) → their commands, `${…}` filled in."
+    from dvc.repo import Repo                # lazy: DVC takes a second to import
+    from dvc.stage import PipelineStage
+    with Repo(str(root)) as r: return {s.name: s.cmd for s in r.index.stages if isinstance(s, PipelineStage)}
+
+_ENTRY = re.compile(r'(?m)^(?=  [^\s#])')   # an entry of dvc.lock's `stages:` starts at two spaces of indentation
+
+def prune_lock(root='.', # the repository
+               write:bool=True, # False: write nothing, only say which entries would go
+              ) -> list[str]:
+    "Drop the entries of root/dvc.lock whose stage root/dvc.yaml no longer has (DVC never does, and rereads and rewrites the whole lock after every stage it runs); the names dropped."
+    import yaml
+    f = Path(root)/'dvc.lock'
+    if not f.exists(): return []
+    text = f.read_text()
+    head, sep, body = text.partition('\nstages:\n')
+    if not sep: return []
+    have = set(stage_commands(root))
+    parts = [p for p in _ENTRY.split(body) if p]
+    name = lambda p: next(iter(yaml.safe_load(p.split('\n', 1)[0])))
+    gone = [name(p) for p in parts if name(p) not in have]
+    if gone and write:
+        new = head + sep + ''.join(p for p in parts if name(p) in have)
+        kept = list(yaml.load(new, Loader=getattr(yaml, 'CSafeLoader', yaml.SafeLoader))['stages'])
+        if sorted(kept) != sorted(name(p) for p in parts if name(p) in have):
+            raise RuntimeError(f"{f}: pruning its stale entries would change the others; nothing written")
+        write_atomic(f, new)
+    return gone
+
+
 # %% ../nbs/22_dag.ipynb #3a12e260
 def check_dvc_yaml(root='.', # the repository
                   ) -> list[str]:
@@ -437,9 +470,9 @@ def check_dvc_yaml(root='.', # the repository
 
 def dag_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
            ):
-    "Console script `rlpjepa-dag [--check] [--root .]`: write dvc.yaml from dag.yaml, params.yaml and the code's imports."
+    "Console script `rlpjepa-dag [--check] [--root .]`: write dvc.yaml from dag.yaml, params.yaml and the code's imports; drop dvc.lock's entries of stages it no longer has."
     ap = argparse.ArgumentParser(prog='rlpjepa-dag', description=dvc_yaml.__doc__)
-    ap.add_argument('--check', action='store_true', help='write nothing; exit 1 naming what differs when dvc.yaml is stale')
+    ap.add_argument('--check', action='store_true', help='write nothing; exit 1 naming what differs when dvc.yaml is stale (and name the dvc.lock entries of stages it no longer has)')
     ap.add_argument('--root', default='.', help='the repository')
     a = ap.parse_args(argv)
     f = Path(a.root)/'dvc.yaml'
@@ -447,9 +480,15 @@ def dag_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv
         if a.check:
             diff = check_dvc_yaml(a.root)
             if diff: sys.exit(f"rlpjepa-dag --check: {f} is stale, run `rlpjepa-dag` (edit dag.yaml, not dvc.yaml):\n" + '\n'.join(diff))
-            print(f"{f} is up to date"); return
+            print(f"{f} is up to date")
+            gone = prune_lock(a.root, write=False)   # a note, not a failure: a profile switch leaves them (e.g. a smaller sweep)
+            if gone: print(f"note: {Path(a.root)/'dvc.lock'} has the entries of {len(gone)} stage(s) {f.name} no longer has "
+                           f"({', '.join(gone[:5])}{', …' if len(gone) > 5 else ''}); `rlpjepa-dag` drops them")
+            return
         text = dvc_yaml(a.root)
         changed = not f.exists() or f.read_text() != text
         if changed: write_atomic(f, text)
     except (KeyError, FileNotFoundError, ValueError) as e: ap.error(str(e).strip('"'))
     print(f"{f}: {'written' if changed else 'up to date'} ({len(text.splitlines())} lines)")
+    gone = prune_lock(a.root)
+    if gone: print(f"{Path(a.root)/'dvc.lock'}: dropped the entries of {len(gone)} stage(s) {f.name} no longer has ({', '.join(gone[:3])}{', …' if len(gone) > 3 else ''})")

@@ -4,16 +4,16 @@
 
 # %% ../nbs/20_orchestrate.ipynb #56b8810b
 from __future__ import annotations
-import argparse, io, json, os, subprocess, sys, time
+import argparse, contextlib, io, json, os, re, shlex, subprocess, sys, time
 from pathlib import Path
 from ruamel.yaml import YAML
 from .core import _yaml_error, check_posint, did_you_mean, read_yaml, write_atomic
 from .dag import (DAG, DERIVED, KNOBS, _kind, _same_kind, artifact_notebook, dag_digest, derived_parameters, load_dag,
-                  notebook_parameters)
+                  notebook_parameters, stage_commands)
 
 # %% auto #0
-__all__ = ['apply_profile', 'profile_cli', 'stale_pretraining', 'queue_table', 'queue', 'queue_cli', 'paper_parameters',
-           'run_paper', 'paper_cli']
+__all__ = ['apply_profile', 'profile_cli', 'stale_pretraining', 'queue_table', 'queue', 'auto_jobs', 'training_steps',
+           'local_queue', 'queue_cli', 'paper_parameters', 'run_paper', 'paper_cli']
 
 # %% ../nbs/20_orchestrate.ipynb #3e165487
 def _merge(base, over, label:str, where=''):
@@ -99,12 +99,14 @@ def queue(jobs:int, # stages trained at once (one device each)
           repro:bool=True, # run `dvc repro` afterwards
           poll:float=5., # seconds between looks at the queue
           data='data.dvc', # the data's .dvc file, committed to the cache first so the queue's workspaces get it
+          local:bool=False, # True: `local_queue` (concurrent `dvc repro --single-item` in this workspace) instead of DVC's experiment queue
          ) -> list[str]:
-    "Train the stale pretraining stages (or `stages`) `jobs` at a time in DVC's experiment queue, then `dvc repro`; the stages queued."
+    "Train the stale pretraining stages (or `stages`) `jobs` at a time in DVC's experiment queue (or, `local`, in this workspace), then `dvc repro`; the stages queued."
     check_posint(jobs, 'jobs')
     stages = stale_pretraining(json.loads(_dvc('status', '--json') or '{}')) if stages is None else list(stages)
     names = []
-    if stages:
+    if stages and local: local_queue(stages, jobs)
+    elif stages:
         if Path(data).exists() and json.loads(_dvc('status', '--json', data) or '{}') == {}:
             _dvc('commit', '--force', '--quiet', data)         # into the cache (unchanged): the queue's workspaces check it out
         for i, s in enumerate(stages):
@@ -132,18 +134,85 @@ def queue(jobs:int, # stages trained at once (one device each)
     if names: _dvc('exp', 'remove', *names, check=False)
     return stages
 
+# %% ../nbs/20_orchestrate.ipynb #29af26fa
+def auto_jobs(params='params.yaml', # the params file (its `pretrain.threads` and the encoders' `nproc_per_node`)
+             ) -> int:
+    "Pretraining stages at once on this machine: its GPUs / the largest `nproc_per_node` when CUDA is available, else its cores / `pretrain.threads` (1 when threads is 0)."
+    P = read_yaml(params, 'params file') or {}
+    import torch                                    # lazy: only `-j auto` needs it
+    if torch.cuda.is_available():
+        per = max([int((P.get(e) or {}).get('nproc_per_node') or 1) for e in ('encoder_a', 'encoder_b')])
+        return max(1, torch.cuda.device_count() // per)
+    threads = int((P.get('pretrain') or {}).get('threads') or 0)
+    return max(1, len(os.sched_getaffinity(0)) // threads) if threads else 1
+
+def training_steps(cmd:str, # a pretraining stage's command (`rlpjepa-pretrain ...`, DVC's `${…}` filled in)
+                   root='.', # where the command runs (its `--params` file is relative to it)
+                  ) -> int:
+    "The optimizer steps the command's run takes (epochs x batches of its training subset; 0 when the command is not one `rlpjepa-pretrain` understands)."
+    from rlpjepa.config import load_config          # lazy: torch
+    args = shlex.split(cmd)
+    if not args or Path(args[0]).name != 'rlpjepa-pretrain': return 0
+    ap = argparse.ArgumentParser(add_help=False); ap.add_argument('--params'); ap.add_argument('--section', action='append')
+    a, over = ap.parse_known_args(args[1:])
+    try: cfg = load_config(a.params and Path(root)/a.params, a.section, over)
+    except (ValueError, KeyError, TypeError, FileNotFoundError): return 0
+    return cfg.epochs * -(-(cfg.train_subset or 60000) // cfg.batch_size)
+
+def local_queue(stages:list, # pretraining stage names
+                jobs:int, # stages at once
+                root='.', # the repository (its dvc.yaml names each stage's command)
+                poll:float=0.5, # seconds between looks at the running stages
+               ) -> list[str]:
+    "Run `stages` as `jobs` concurrent `dvc --wait-for-lock repro --single-item <stage>` processes in this workspace, the longest first; the stages run."
+    check_posint(jobs, 'jobs')
+    cmds = stage_commands(root)
+    unknown = [s for s in stages if s not in cmds]
+    if unknown: raise ValueError(f"no such stage in {Path(root)/'dvc.yaml'}: {', '.join(unknown)}{did_you_mean(unknown[0], list(cmds))}")
+    steps = {s: training_steps(cmds[s], root) for s in stages}
+    todo = sorted(stages, key=lambda s: -steps[s])          # stable: ties keep the given order
+    logs = Path(root)/'.dvc'/'tmp'/'rlpjepa-queue'; logs.mkdir(parents=True, exist_ok=True)
+    print(f"rlpjepa-queue --local: {len(todo)} pretraining stage(s), {jobs} at a time (logs: {logs}/<stage>.log)", flush=True)
+    running, failed, n, t0 = {}, [], 0, time.time()
+    try:
+        while todo or running:
+            while todo and len(running) < jobs and not failed:
+                s = todo.pop(0); log = logs/(re.sub(r'[^\w.-]', '-', s) + '.log'); f = open(log, 'w')
+                p = subprocess.Popen(['dvc', '--wait-for-lock', 'repro', '--single-item', s], cwd=root, stdout=f, stderr=subprocess.STDOUT)
+                running[s] = (p, f, time.time(), log)
+            time.sleep(poll)
+            for s, (p, f, t, log) in list(running.items()):
+                if p.poll() is None: continue
+                f.close(); del running[s]; n += 1
+                if p.returncode: failed.append((s, log))
+                print(f"  [{n}/{len(stages)}, {(time.time() - t0) / 60:.1f} min] {s}: "
+                      f"{'done' if not p.returncode else f'FAILED (exit status {p.returncode})'} in {time.time() - t:.0f} s", flush=True)
+    except KeyboardInterrupt:                   # the terminal's Ctrl-C reached the stages too: let DVC stop them cleanly
+        for p, f, _, _ in running.values(): p.wait(); f.close()
+        raise
+    if failed:
+        s, log = failed[0]
+        raise RuntimeError(f"{len(failed)} of {len(stages)} stage(s) failed ({', '.join(x for x, _ in failed)}); the end of {log}:\n"
+                           f"{log.read_text()[-3000:]}\nThe stages that finished are in dvc.lock: run the command again to train only what is left.")
+    return stages
+
 # %% ../nbs/20_orchestrate.ipynb #e80087f8
 def queue_cli(argv=None, # command-line arguments (a list of str); None: `sys.argv[1:]`
              ):
-    "Console script `rlpjepa-queue -j N [STAGE ...]`."
+    "Console script `rlpjepa-queue -j N|auto [--local] [STAGE ...]`."
     ap = argparse.ArgumentParser(prog='rlpjepa-queue', description=queue.__doc__)
-    ap.add_argument('-j', '--jobs', type=int, required=True, help='stages trained at once (one device each)')
+    ap.add_argument('-j', '--jobs', required=True, help="stages trained at once (one device each), or 'auto' (`auto_jobs`: GPUs, else cores / pretrain.threads)")
+    ap.add_argument('--local', action='store_true', help="run them as concurrent `dvc repro --single-item` in this workspace, not in DVC's experiment queue")
     ap.add_argument('stages', nargs='*', help='pretraining stages (default: every stale one, from `dvc status`)')
     ap.add_argument('--no-repro', action='store_true', help='stop after the queue (no `dvc repro`)')
     a = ap.parse_args(argv)
-    try: queue(a.jobs, a.stages or None, not a.no_repro)
-    except ValueError as e: ap.error(str(e))
+    try:
+        jobs = auto_jobs() if a.jobs == 'auto' else int(a.jobs) if a.jobs.lstrip('-').isdigit() else None
+        if jobs is None: ap.error(f"argument -j/--jobs: must be a positive int or 'auto', got {a.jobs!r}")
+        queue(jobs, a.stages or None, not a.no_repro, local=a.local)
+    except (ValueError, FileNotFoundError) as e: ap.error(str(e))
     except RuntimeError as e: sys.exit(f"rlpjepa-queue: {e}")
+    except KeyboardInterrupt: sys.exit("rlpjepa-queue: interrupted; the stages that finished are in dvc.lock")
 
 # %% ../nbs/20_orchestrate.ipynb #73fe6908
 def _knobs(kpath:Path, dag:dict, id:str) -> dict:

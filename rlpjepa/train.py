@@ -153,6 +153,7 @@ def _setup(cfg:Config, train_data=None, val_data=None, backbone=None, augment=No
     if cfg.batch_size % world: raise ValueError(f"config key 'batch_size' ({cfg.batch_size}) must be divisible by the number of processes ({world})")
     if cfg.batch_size // world < 2: raise ValueError(f"config key 'batch_size' ({cfg.batch_size}) gives {cfg.batch_size // world} image(s) per "
                                                      f"process: BatchNorm and the batch losses need at least 2")
+    if cfg.threads: torch.set_num_threads(cfg.threads)    # before any work: on a CPU the count changes the sums' order
     device = _device(cfg)
     if device.type == 'cuda': torch.cuda.set_device(device); torch.backends.cudnn.benchmark = True
     bf16 = use_bf16(cfg.precision, device)       # 'auto': CUDA and CPUs with AMX
@@ -397,6 +398,7 @@ def _finish(run:_Run, val:dict, epoch:int, stopped:bool) -> dict:
                    train_s=train_time, session_starts=run.prior.get('starts', []) + [run.first_step], device=dev, world_size=run.world,
                    device_slots=[int(s) for s in os.environ.get('RLPJEPA_CLAIMED', '').split(',') if s],
                    data_on_device=run.train_data.x.device.type != 'cpu', precision='bf16' if run.bf16 else 'fp32', channels_last=run.cl,
+                   threads=torch.get_num_threads(),
                    lr=dict(zip(('encoder', 'probes'), base_lrs(cfg))), started_at=run.t_start, finished_at=time.time(),
                    versions=_versions(), config_sha=hashlib.sha256(run.cfg_text.encode()).hexdigest()[:16])
     if run.rank == 0:
@@ -443,11 +445,14 @@ def pretrain(cfg:Config|dict|None=None, # the settings: a `Config`, a dict of co
     if overrides:
         for k in overrides: check_key(k, 'the keyword arguments')
         cfg = dataclasses.replace(cfg, **overrides)
-    run = _setup(cfg, train_data, val_data, backbone, augment, eval_transform)
-    lock = lock_out(run.out, run.work) if run.rank == 0 else None    # one writer per `out`
-    try: return _run_all(run)
-    finally:
-        if lock is not None: lock.close()
+    threads = torch.get_num_threads()        # `cfg.threads` holds for this run only
+    try:
+        run = _setup(cfg, train_data, val_data, backbone, augment, eval_transform)
+        lock = lock_out(run.out, run.work) if run.rank == 0 else None    # one writer per `out`
+        try: return _run_all(run)
+        finally:
+            if lock is not None: lock.close()
+    finally: torch.set_num_threads(threads)
 
 # %% ../nbs/13_train.ipynb #3068e307
 def _launch(cfg:Config, argv:list[str]):
