@@ -3,10 +3,10 @@
 #                     link jupyter_server_config.py into .venv/etc/jupyter (any `jupyter lab` from .venv keeps nbs/ clean)
 #   make data         fetch the embedded default dataset (Fashion-MNIST) into data/
 #   make test         run every library notebook as a pytest test (flags: RLPJEPA_TEST_FLAGS="slow gpu")
-#   make repro        `rlpjepa-dag` (dvc.yaml from dag.yaml), then `rlpjepa-queue --local -j auto`: the stale pretraining
-#                     stages as concurrent `dvc repro --single-item` (one per pretrain.threads cores, or per GPU), then
-#                     `dvc repro` for the rest: rebuild results/ from params.yaml (CPU, offline, default profile; README gives the measured time)
-#   make repro JOBS=1  plain `dvc repro`, one stage at a time (the same results: each run's threads come from params.yaml)
+#   make repro        `rlpjepa-dag` (dvc.yaml from dag.yaml), then `rlpjepa-queue --local -j auto`: every stale stage as
+#                     concurrent `dvc repro --single-item` (one per pretrain.threads cores, or per GPU), each once what it
+#                     reads is done: rebuild results/ from params.yaml (CPU, offline, default profile; README gives the measured time)
+#   make repro JOBS=1  plain `dvc repro`, one stage at a time (the same results: the thread counts are in params.yaml)
 #   make repro PROFILE=paper   first merge params/paper.yaml into params.yaml (`rlpjepa-profile paper`), then dvc repro
 #   make repro JOBS=N  train the stale pretraining stages N at a time (DVC's experiment queue, one device each:
 #                      `rlpjepa-queue -j N`), then dvc repro (which takes them from DVC's run cache) for the rest

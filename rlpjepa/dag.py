@@ -12,7 +12,7 @@ from .core import did_you_mean, grid_run_name, read_yaml, write_atomic
 __all__ = ['DAG', 'KNOBS', 'REFERENCES', 'CEILING', 'REPORT_PATHS', 'DERIVED', 'check_dag', 'load_dag', 'dag_groups',
            'seed_families', 'artifact_reads', 'derived_parameters', 'dag_digest', 'notebook_parameters',
            'artifact_notebook', 'source_imports', 'module_closure', 'notebook_source', 'artifact_stage', 'dvc_yaml',
-           'stage_commands', 'prune_lock', 'check_dvc_yaml', 'dag_cli']
+           'stage_commands', 'stage_graph', 'prune_lock', 'check_dvc_yaml', 'dag_cli']
 
 # %% ../nbs/22_dag.ipynb #c34d6ae7
 def _kind(v) -> str:   # by isinstance: ruamel's round-trip types (ScalarInt, CommentedMap, …) are subclasses
@@ -429,6 +429,16 @@ def stage_commands(root='.', # the repository
     from dvc.repo import Repo                # lazy: DVC takes a second to import
     from dvc.stage import PipelineStage
     with Repo(str(root)) as r: return {s.name: s.cmd for s in r.index.stages if isinstance(s, PipelineStage)}
+
+def stage_graph(root='.', # the repository
+               ) -> dict:
+    "The stages of root/dvc.yaml in DVC's order → `cmd` (their command, `${…}` filled in) and `after` (the `set` of stages whose outputs they read; `.dvc` files left out)."
+    from dvc.repo import Repo
+    from dvc.stage import PipelineStage
+    with Repo(str(root)) as r:
+        g = r.index.graph                     # an edge goes from a stage to each stage it reads from
+        return {s.name: dict(cmd=s.cmd, after={u.name for u in g.successors(s) if isinstance(u, PipelineStage)})
+                for s in r.index.stages if isinstance(s, PipelineStage)}
 
 _ENTRY = re.compile(r'(?m)^(?=  [^\s#])')   # an entry of dvc.lock's `stages:` starts at two spaces of indentation
 

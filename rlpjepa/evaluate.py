@@ -14,8 +14,8 @@ from .metrics import l0_sparsity, l1_sparsity, SparsityMeter, renyi_entropy, nhs
 from .core import check_posint
 
 # %% auto #0
-__all__ = ['PROBE_RECIPE', 'extract_features', 'linear_probe', 'lbfgs_probe', 'knn_predict', 'knn_accuracy', 'evaluate_features',
-           'representation_stats', 'few_shot_indices', 'transfer', 'transfer_summary']
+__all__ = ['PROBE_RECIPE', 'extract_features', 'torch_threads', 'linear_probe', 'lbfgs_probe', 'knn_predict', 'knn_accuracy',
+           'evaluate_features', 'representation_stats', 'few_shot_indices', 'transfer', 'transfer_summary']
 
 # %% ../nbs/14_evaluate.ipynb #206fb474
 def _feats(f, name:str) -> torch.Tensor:
@@ -121,6 +121,15 @@ def _one_thread(device:torch.device):
     if device.type == 'cpu': torch.set_num_threads(1)
     try: yield
     finally: torch.set_num_threads(n)
+
+@contextlib.contextmanager
+def torch_threads(n:int, # torch's CPU threads inside the block; 0: leave them as they are
+                 ):
+    "torch's CPU thread count `n` inside the block (the caller's count afterwards): on a CPU the count changes the order of the sums, so a recipe that names it gives the same numbers however many processes share the machine."
+    old = torch.get_num_threads()
+    if n: torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(old)
 
 # %% ../nbs/14_evaluate.ipynb #841efb29
 def linear_probe(train_feats, # frozen training features (N, D): a tensor or array, finite (used as float32, standardized)
@@ -278,7 +287,7 @@ def knn_accuracy(train_feats, # frozen training features (N, D): a tensor or arr
     return (pred == yte.cpu()).double().mean().item() * 100
 
 # %% ../nbs/14_evaluate.ipynb #61f811e1
-PROBE_RECIPE = dict(l2=1e-3, max_iter=1000, tol=3e-4, knn_k=20, knn_t=0.07)
+PROBE_RECIPE = dict(l2=1e-3, max_iter=1000, tol=3e-4, knn_k=20, knn_t=0.07, threads=0)
 
 # %% ../nbs/14_evaluate.ipynb #cc58c675
 def evaluate_features(train, # the (H, Z, y) triple of `extract_features` on the training images
@@ -289,8 +298,11 @@ def evaluate_features(train, # the (H, Z, y) triple of `extract_features` on the
                       knn_k:int=20, # kNN neighbours (`knn_accuracy`)
                       knn_t:float=0.07, # kNN temperature
                       parts=('encoder', 'projector'), # evaluate h ('encoder'), z ('projector') or both
+                      threads:int=0, # torch's CPU threads for the kNN (`torch_threads`; the probe runs on one); 0: the caller's
                      ) -> dict:
     "Offline top-1 (%) of the converged linear probe and the weighted kNN on h and z (`parts`: both, or one of them), and the sparsity of test z."
+    if threads:
+        with torch_threads(threads): return evaluate_features(train, test, l2, max_iter, tol, knn_k, knn_t, parts)
     for name, t in (('train', train), ('test', test)):
         if not (isinstance(t, (tuple, list)) and len(t) == 3):
             raise ValueError(f"`{name}` must be the (H, Z, y) triple of `extract_features`, got {type(t).__name__}")

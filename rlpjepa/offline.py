@@ -16,7 +16,7 @@ from .data import load_dataset
 from .augment import EvalTransform
 from .methods import build_method, make_backbone, resolve
 from .models import JointEmbedding
-from .evaluate import PROBE_RECIPE, _posfloat, _posint, evaluate_features, extract_features
+from .evaluate import PROBE_RECIPE, _posfloat, _posint, evaluate_features, extract_features, torch_threads
 from .plots import to_markdown
 from .runs import EVAL_KEYS, checkpoint_path, eval_file, file_sha, load_run, run_config, run_table
 
@@ -92,8 +92,9 @@ def evaluate_run(run, # a finished run folder (`results/runs/<group>/<name>`)
     if unknown: raise ValueError(f"unknown probe recipe keys {sorted(unknown)}; the recipe has {sorted(PROBE_RECIPE)}")
     recipe = dict(PROBE_RECIPE, **recipe)
     t0 = time.time()
-    train = run_features(run, 'train', checkpoint=checkpoint, root=root, device=device, cache=cache)
-    test = run_features(run, 'test', checkpoint=checkpoint, root=root, device=device, cache=cache)
+    with torch_threads(recipe['threads']):        # the features too: their sums' order depends on the count
+        train = run_features(run, 'train', checkpoint=checkpoint, root=root, device=device, cache=cache)
+        test = run_features(run, 'test', checkpoint=checkpoint, root=root, device=device, cache=cache)
     t1 = time.time()
     out = evaluate_features(train, test, **recipe)
     return dict(out, checkpoint=checkpoint, checkpoint_sha=file_sha(checkpoint_path(run, checkpoint)), recipe=recipe,
@@ -114,10 +115,13 @@ def probe_recipe(params, # the params file (params.yaml)
     if not isinstance(r, dict) or not r:
         raise ValueError(f"{where} must hold the probe recipe {sorted(PROBE_RECIPE)}, it is {'empty' if not r else repr(r)} "
                          f"(an empty one would evaluate with other settings than the runs' existing evaluations)")
-    unknown, missing = set(r) - set(PROBE_RECIPE), set(PROBE_RECIPE) - set(r)
+    unknown, missing = set(r) - set(PROBE_RECIPE), set(PROBE_RECIPE) - set(r) - {'threads'}   # threads: 0 (torch's default) when absent
+    r = {'threads': 0, **r}
     if unknown: raise KeyError(f"{where}: unknown keys {sorted(unknown)}; the recipe has {sorted(PROBE_RECIPE)}")
     if missing: raise KeyError(f"{where}: missing keys {sorted(missing)}; the recipe has {sorted(PROBE_RECIPE)}")
-    try: return {k: _posint(v, k) if k in ('max_iter', 'knn_k') else _posfloat(v, k, allow_zero=k == 'l2') for k, v in r.items()}
+    if not (isinstance(r['threads'], int) and not isinstance(r['threads'], bool) and r['threads'] >= 0):
+        raise ValueError(f"{where}: `threads` must be an int ≥ 0 (0: torch's default), got {r['threads']!r}")
+    try: return {k: v if k == 'threads' else _posint(v, k) if k in ('max_iter', 'knn_k') else _posfloat(v, k, allow_zero=k == 'l2') for k, v in r.items()}
     except ValueError as e: raise ValueError(f"{where}: {e}") from None
 
 # %% ../nbs/16_offline.ipynb #5daf0b76
@@ -199,6 +203,8 @@ def references(encoders:dict, # name → config keys of the encoder (dataset, ba
               ) -> pd.DataFrame:
     "Raw pixels and every encoder × projector kind at random initialisation (one row per init seed), through the offline probes."
     recipe, device = recipe or {}, torch.device(device) if device is not None else best_device()
+    if recipe.get('threads'):                   # the random-init features too: their sums' order depends on the count
+        with torch_threads(recipe['threads']): return references(encoders, seeds, projectors, root, device, dict(recipe, threads=0), datasets)
     rows, raw_done = [], {}
     for enc, keys in encoders.items():
         cfg = Config.from_dict(dict(keys), f'encoder {enc!r}')

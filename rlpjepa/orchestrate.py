@@ -9,7 +9,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from .core import _yaml_error, check_posint, did_you_mean, read_yaml, write_atomic
 from .dag import (DAG, DERIVED, KNOBS, _kind, _same_kind, artifact_notebook, dag_digest, derived_parameters, load_dag,
-                  notebook_parameters, stage_commands)
+                  notebook_parameters, stage_graph)
 
 # %% auto #0
 __all__ = ['apply_profile', 'profile_cli', 'stale_pretraining', 'queue_table', 'queue', 'auto_jobs', 'training_steps',
@@ -88,14 +88,14 @@ def queue_table(text:str, # what `dvc queue status` printed
         if len(f) >= 4 and f[0] != 'Task' and not line.startswith('Worker'): rows[f[1]] = f[-1]
     return rows
 
-def _dvc(*args, check=True) -> str:
-    r = subprocess.run(['dvc', *args], capture_output=True, text=True)
+def _dvc(*args, check=True, cwd=None) -> str:
+    r = subprocess.run(['dvc', *args], capture_output=True, text=True, cwd=cwd)
     if check and r.returncode: raise RuntimeError(f"`dvc {' '.join(args)}` failed ({r.returncode}):\n{(r.stdout + r.stderr)[-3000:]}")
     return r.stdout
 
 # %% ../nbs/20_orchestrate.ipynb #0489e351
 def queue(jobs:int, # stages trained at once (one device each)
-          stages=None, # stage names; None: every stale pretraining stage (`dvc status`)
+          stages=None, # stage names; None: every stale pretraining stage (`dvc status`; `local`: every stale stage and those downstream)
           repro:bool=True, # run `dvc repro` afterwards
           poll:float=5., # seconds between looks at the queue
           data='data.dvc', # the data's .dvc file, committed to the cache first so the queue's workspaces get it
@@ -103,10 +103,9 @@ def queue(jobs:int, # stages trained at once (one device each)
          ) -> list[str]:
     "Train the stale pretraining stages (or `stages`) `jobs` at a time in DVC's experiment queue (or, `local`, in this workspace), then `dvc repro`; the stages queued."
     check_posint(jobs, 'jobs')
-    stages = stale_pretraining(json.loads(_dvc('status', '--json') or '{}')) if stages is None else list(stages)
     names = []
-    if stages and local: local_queue(stages, jobs)
-    elif stages:
+    if local: stages = local_queue(None if stages is None else list(stages), jobs)    # None: every stale stage, not only training
+    elif (stages := stale_pretraining(json.loads(_dvc('status', '--json') or '{}')) if stages is None else list(stages)):
         if Path(data).exists() and json.loads(_dvc('status', '--json', data) or '{}') == {}:
             _dvc('commit', '--force', '--quiet', data)         # into the cache (unchanged): the queue's workspaces check it out
         for i, s in enumerate(stages):
@@ -129,7 +128,11 @@ def queue(jobs:int, # stages trained at once (one device each)
             logs = _dvc('queue', 'logs', failed[0], check=False)
             raise RuntimeError(f"{len(failed)} of {len(names)} queued stage(s) failed ({', '.join(failed)}); the log of {failed[0]}:\n{logs[-3000:]}\n"
                                f"The others are in DVC's run cache: run the command again to train only what is left.")
-    if repro:
+    if repro and local:                                        # a check: local_queue ran every stale stage
+        left = {k: v for k, v in json.loads(_dvc('status', '--json') or '{}').items() if '@' in k or not k.endswith('.dvc')}
+        if left: print(f"rlpjepa-queue: still stale: {', '.join(left)}; dvc repro", flush=True); subprocess.run(['dvc', 'repro'], check=True)
+        else: print("rlpjepa-queue: the pipeline is up to date (dvc status)", flush=True)
+    elif repro:
         subprocess.run(['dvc', 'repro'], check=True)            # checks the queued stages out of the run cache, then the rest
     if names: _dvc('exp', 'remove', *names, check=False)
     return stages
@@ -159,27 +162,37 @@ def training_steps(cmd:str, # a pretraining stage's command (`rlpjepa-pretrain .
     except (ValueError, KeyError, TypeError, FileNotFoundError): return 0
     return cfg.epochs * -(-(cfg.train_subset or 60000) // cfg.batch_size)
 
-def local_queue(stages:list, # pretraining stage names
+def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc status`) and every stage downstream of one
                 jobs:int, # stages at once
-                root='.', # the repository (its dvc.yaml names each stage's command)
+                root='.', # the repository (its dvc.yaml gives each stage's command and the stages it reads from)
                 poll:float=0.5, # seconds between looks at the running stages
                ) -> list[str]:
-    "Run `stages` as `jobs` concurrent `dvc --wait-for-lock repro --single-item <stage>` processes in this workspace, the longest first; the stages run."
+    "Run `stages` as up to `jobs` concurrent `dvc --wait-for-lock repro --single-item <stage>` processes in this workspace, each once the stages it reads from are done, the longest pretraining first; the stages run."
     check_posint(jobs, 'jobs')
-    cmds = stage_commands(root)
-    unknown = [s for s in stages if s not in cmds]
-    if unknown: raise ValueError(f"no such stage in {Path(root)/'dvc.yaml'}: {', '.join(unknown)}{did_you_mean(unknown[0], list(cmds))}")
-    steps = {s: training_steps(cmds[s], root) for s in stages}
-    todo = sorted(stages, key=lambda s: -steps[s])          # stable: ties keep the given order
+    G = stage_graph(root)
+    if stages is None:
+        stale = {s for s in json.loads(_dvc('status', '--json', cwd=root) or '{}') if s in G}
+        while True:                                   # and everything downstream of a stale stage
+            more = {s for s, g in G.items() if s not in stale and g['after'] & stale}
+            if not more: break
+            stale |= more
+        stages = [s for s in G if s in stale]
+    unknown = [s for s in stages if s not in G]
+    if unknown: raise ValueError(f"no such stage in {Path(root)/'dvc.yaml'}: {', '.join(unknown)}{did_you_mean(unknown[0], list(G))}")
+    if not stages: return []
+    steps = {s: training_steps(G[s]['cmd'], root) for s in stages}
+    todo = sorted(stages, key=lambda s: -steps[s])          # stable: the rest keep DVC's order
     logs = Path(root)/'.dvc'/'tmp'/'rlpjepa-queue'; logs.mkdir(parents=True, exist_ok=True)
-    print(f"rlpjepa-queue --local: {len(todo)} pretraining stage(s), {jobs} at a time (logs: {logs}/<stage>.log)", flush=True)
+    print(f"rlpjepa-queue --local: {len(todo)} stage(s), {jobs} at a time, each once the stages it reads are done (logs: {logs}/<stage>.log)", flush=True)
     running, failed, n, t0 = {}, [], 0, time.time()
     try:
         while todo or running:
-            while todo and len(running) < jobs and not failed:
-                s = todo.pop(0); log = logs/(re.sub(r'[^\w.-]', '-', s) + '.log'); f = open(log, 'w')
+            waiting = set(todo) | set(running)
+            for s in [s for s in todo if not failed and not G[s]['after'] & waiting][:max(0, jobs - len(running))]:
+                todo.remove(s); log = logs/(re.sub(r'[^\w.-]', '-', s) + '.log'); f = open(log, 'w')
                 p = subprocess.Popen(['dvc', '--wait-for-lock', 'repro', '--single-item', s], cwd=root, stdout=f, stderr=subprocess.STDOUT)
                 running[s] = (p, f, time.time(), log)
+            if failed and not running: break
             time.sleep(poll)
             for s, (p, f, t, log) in list(running.items()):
                 if p.poll() is None: continue
@@ -193,7 +206,7 @@ def local_queue(stages:list, # pretraining stage names
     if failed:
         s, log = failed[0]
         raise RuntimeError(f"{len(failed)} of {len(stages)} stage(s) failed ({', '.join(x for x, _ in failed)}); the end of {log}:\n"
-                           f"{log.read_text()[-3000:]}\nThe stages that finished are in dvc.lock: run the command again to train only what is left.")
+                           f"{log.read_text()[-3000:]}\nThe stages that finished are in dvc.lock: run the command again to run only what is left.")
     return stages
 
 # %% ../nbs/20_orchestrate.ipynb #e80087f8
@@ -203,7 +216,7 @@ def queue_cli(argv=None, # command-line arguments (a list of str); None: `sys.ar
     ap = argparse.ArgumentParser(prog='rlpjepa-queue', description=queue.__doc__)
     ap.add_argument('-j', '--jobs', required=True, help="stages trained at once (one device each), or 'auto' (`auto_jobs`: GPUs, else cores / pretrain.threads)")
     ap.add_argument('--local', action='store_true', help="run them as concurrent `dvc repro --single-item` in this workspace, not in DVC's experiment queue")
-    ap.add_argument('stages', nargs='*', help='pretraining stages (default: every stale one, from `dvc status`)')
+    ap.add_argument('stages', nargs='*', help='pretraining stages (default: every stale one, from `dvc status`; --local: every stale stage and those downstream)')
     ap.add_argument('--no-repro', action='store_true', help='stop after the queue (no `dvc repro`)')
     a = ap.parse_args(argv)
     try:
