@@ -162,6 +162,12 @@ def training_steps(cmd:str, # a pretraining stage's command (`rlpjepa-pretrain .
     except (ValueError, KeyError, TypeError, FileNotFoundError): return 0
     return cfg.epochs * -(-(cfg.train_subset or 60000) // cfg.batch_size)
 
+_PINNED = ('rlpjepa-pretrain', 'rlpjepa-eval', 'rlpjepa-references')   # their torch threads come from params.yaml
+def _pinned(cmd:str) -> bool:
+    "Whether a stage's command takes its thread count from params.yaml (`pretrain.threads`, `probe.threads`): such stages share the cores; any other (the notebooks, on torch's default of one thread per core) runs alone."
+    args = shlex.split(cmd)
+    return bool(args) and Path(args[0]).name in _PINNED
+
 def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc status`) and every stage downstream of one
                 jobs:int, # stages at once
                 root='.', # the repository (its dvc.yaml gives each stage's command and the stages it reads from)
@@ -188,7 +194,9 @@ def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc s
     try:
         while todo or running:
             waiting = set(todo) | set(running)
-            for s in [s for s in todo if not failed and not G[s]['after'] & waiting][:max(0, jobs - len(running))]:
+            for s in [s for s in todo if not failed and not G[s]['after'] & waiting]:
+                alone = any(not _pinned(G[r]['cmd']) for r in running)
+                if len(running) >= jobs or alone or (running and not _pinned(G[s]['cmd'])): continue
                 todo.remove(s); log = logs/(re.sub(r'[^\w.-]', '-', s) + '.log'); f = open(log, 'w')
                 p = subprocess.Popen(['dvc', '--wait-for-lock', 'repro', '--single-item', s], cwd=root, stdout=f, stderr=subprocess.STDOUT)
                 running[s] = (p, f, time.time(), log)
