@@ -162,6 +162,8 @@ def training_steps(cmd:str, # a pretraining stage's command (`rlpjepa-pretrain .
     except (ValueError, KeyError, TypeError, FileNotFoundError): return 0
     return cfg.epochs * -(-(cfg.train_subset or 60000) // cfg.batch_size)
 
+
+# %% ../nbs/20_orchestrate.ipynb #a5260729
 _PINNED = ('rlpjepa-pretrain', 'rlpjepa-eval', 'rlpjepa-references')   # their torch threads come from params.yaml
 def _pinned(cmd:str) -> bool:
     "Whether a stage's command takes its thread count from params.yaml (`pretrain.threads`, `probe.threads`): such stages share the cores; any other (the notebooks, on torch's default of one thread per core) runs alone."
