@@ -114,13 +114,9 @@ def _num_classes(num_classes, *ys) -> int:
     return num_classes
 
 # %% ../nbs/14_evaluate.ipynb #b8498929
-@contextlib.contextmanager
 def _one_thread(device:torch.device):
     "Run torch's CPU ops single-threaded inside the block (the thread count is restored afterwards)."
-    n = torch.get_num_threads()
-    if device.type == 'cpu': torch.set_num_threads(1)
-    try: yield
-    finally: torch.set_num_threads(n)
+    return torch_threads(1 if device.type == 'cpu' else 0)
 
 @contextlib.contextmanager
 def torch_threads(n:int, # torch's CPU threads inside the block; 0: leave them as they are
