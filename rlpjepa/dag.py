@@ -336,6 +336,7 @@ def artifact_stage(id:str, # the artifact id, or 'report'
            + _closure('rlpjepa.orchestrate', root, src)
     ps = [k for k in ('seed', 'quick', 'profile') if k in names]
     if 'default_epochs' in der: ps.append(f"{der['encoder']}.epochs")
+    if 'threads' in (params.get('probe') or {}): ps.append('probe.threads')    # the kernel's torch threads (run_paper): they order the sums
     if id == 'report':
         outs = [{der['report_path']: dict(cache=False)}, {der['summary_path']: dict(cache=False)}, 'results/notebooks/report.ipynb',
                 {der['readme_path']: dict(cache=False, persist=True)}]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse, contextlib, io, json, os, re, shlex, subprocess, sys, time
 from pathlib import Path
+from unittest import mock
 from ruamel.yaml import YAML
 from .core import _yaml_error, check_posint, did_you_mean, read_yaml, write_atomic
 from .dag import (DAG, DERIVED, KNOBS, _kind, _same_kind, artifact_notebook, dag_digest, derived_parameters, load_dag,
@@ -164,11 +165,14 @@ def training_steps(cmd:str, # a pretraining stage's command (`rlpjepa-pretrain .
 
 
 # %% ../nbs/20_orchestrate.ipynb #a5260729
-_PINNED = ('rlpjepa-pretrain', 'rlpjepa-eval', 'rlpjepa-references')   # their torch threads come from params.yaml
-def _pinned(cmd:str) -> bool:
-    "Whether a stage's command takes its thread count from params.yaml (`pretrain.threads`, `probe.threads`): such stages share the cores; any other (the notebooks, on torch's default of one thread per core) runs alone."
+_THREADS = {'rlpjepa-pretrain': 'pretrain', 'rlpjepa-eval': 'probe', 'rlpjepa-references': 'probe', 'rlpjepa-paper': 'probe'}   # whose `threads` each runs on
+def _pinned(cmd:str, # a stage's command
+            params:dict, # params.yaml, parsed
+           ) -> bool:
+    "Whether a stage's command runs on a fixed count of torch threads that params.yaml gives (`pretrain.threads`, `probe.threads` > 0): such stages share the cores; any other (a count of 0, torch's default of one thread per core, or a command of yours) runs alone."
     args = shlex.split(cmd)
-    return bool(args) and Path(args[0]).name in _PINNED
+    sec = _THREADS.get(Path(args[0]).name) if args else None
+    return bool(sec and (params.get(sec) or {}).get('threads'))
 
 def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc status`) and every stage downstream of one
                 jobs:int, # stages at once
@@ -189,6 +193,7 @@ def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc s
     if unknown: raise ValueError(f"no such stage in {Path(root)/'dvc.yaml'}: {', '.join(unknown)}{did_you_mean(unknown[0], list(G))}")
     if not stages: return []
     steps = {s: training_steps(G[s]['cmd'], root) for s in stages}
+    P = read_yaml(Path(root)/'params.yaml', 'params file') or {}
     todo = sorted(stages, key=lambda s: -steps[s])          # stable: the rest keep DVC's order
     logs = Path(root)/'.dvc'/'tmp'/'rlpjepa-queue'; logs.mkdir(parents=True, exist_ok=True)
     print(f"rlpjepa-queue --local: {len(todo)} stage(s), {jobs} at a time, each once the stages it reads are done (logs: {logs}/<stage>.log)", flush=True)
@@ -197,8 +202,8 @@ def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc s
         while todo or running:
             waiting = set(todo) | set(running)
             for s in [s for s in todo if not failed and not G[s]['after'] & waiting]:
-                alone = any(not _pinned(G[r]['cmd']) for r in running)
-                if len(running) >= jobs or alone or (running and not _pinned(G[s]['cmd'])): continue
+                alone = any(not _pinned(G[r]['cmd'], P) for r in running)
+                if len(running) >= jobs or alone or (running and not _pinned(G[s]['cmd'], P)): continue
                 todo.remove(s); log = logs/(re.sub(r'[^\w.-]', '-', s) + '.log'); f = open(log, 'w')
                 p = subprocess.Popen(['dvc', '--wait-for-lock', 'repro', '--single-item', s], cwd=root, stdout=f, stderr=subprocess.STDOUT)
                 running[s] = (p, f, time.time(), log)
@@ -279,13 +284,15 @@ def run_paper(id:str, # the artifact id, e.g. 'fig1'
               runs_dir='results/runs', # the folder of the run groups
               kernel='python3', # the Jupyter kernel papermill runs it with
              ) -> Path:
-    "Execute the notebook of artifact `id` with `paper_parameters` into `results/notebooks/<id>.ipynb` (results in `results/<id>/`); returns that path."
+    "Execute the notebook of artifact `id` with `paper_parameters` into `results/notebooks/<id>.ipynb` (results in `results/<id>/`), its kernel on `probe.threads` torch threads (0: torch's default); returns that path."
     import papermill as pm                            # lazy: heavy (starts Jupyter machinery), a [dev] dependency
     kw = paper_parameters(id, params, nbs, results, runs_dir)
     nb = artifact_notebook(id, load_dag(Path(params).parent/DAG), nbs)
     out = Path(results)/'notebooks'/f'{id}.ipynb'; out.parent.mkdir(parents=True, exist_ok=True)
     Path(kw.get('out_dir', Path(results)/id)).mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(nb), str(out), parameters=kw, kernel_name=kernel, log_output=True, progress_bar=False)
+    n = int(((read_yaml(params, 'params file') or {}).get('probe') or {}).get('threads') or 0)
+    with mock.patch.dict(os.environ, {v: str(n) for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')} if n else {}):   # the kernel's torch and BLAS
+        pm.execute_notebook(str(nb), str(out), parameters=kw, kernel_name=kernel, log_output=True, progress_bar=False)
     return out
 
 # %% ../nbs/20_orchestrate.ipynb #4e40c0ae
