@@ -14,7 +14,7 @@ from .dag import (DAG, DERIVED, KNOBS, _kind, _same_kind, artifact_notebook, dag
 
 # %% auto #0
 __all__ = ['apply_profile', 'profile_cli', 'stale_pretraining', 'queue_table', 'queue', 'auto_jobs', 'training_steps',
-           'local_queue', 'queue_cli', 'paper_parameters', 'run_paper', 'paper_cli']
+           'local_queue', 'queue_cli', 'paper_parameters', 'kernel_threads', 'run_paper', 'paper_cli']
 
 # %% ../nbs/20_orchestrate.ipynb #3e165487
 def _merge(base, over, label:str, where=''):
@@ -277,6 +277,15 @@ def paper_parameters(id:str, # the artifact id, e.g. 'fig1', or 'report'
     return out
 
 # %% ../nbs/20_orchestrate.ipynb #50150f2e
+def kernel_threads(params='params.yaml', # the params file
+                  ) -> int:
+    "The torch threads of a paper notebook's kernel: params.yaml `probe.threads` (0, torch's default, when absent); an error naming the key unless it is an int ≥ 0."
+    probe = (read_yaml(params, 'params file') or {}).get('probe') or {}
+    n = probe.get('threads', 0) if isinstance(probe, dict) else None
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"{params}: `probe.threads` must be an int ≥ 0 (0: torch's default), got {n if isinstance(probe, dict) else probe!r}")
+    return n
+
 def run_paper(id:str, # the artifact id, e.g. 'fig1'
               params='params.yaml', # the params file
               nbs='nbs/paper', # the folder of the paper notebooks
@@ -290,7 +299,7 @@ def run_paper(id:str, # the artifact id, e.g. 'fig1'
     nb = artifact_notebook(id, load_dag(Path(params).parent/DAG), nbs)
     out = Path(results)/'notebooks'/f'{id}.ipynb'; out.parent.mkdir(parents=True, exist_ok=True)
     Path(kw.get('out_dir', Path(results)/id)).mkdir(parents=True, exist_ok=True)
-    n = int(((read_yaml(params, 'params file') or {}).get('probe') or {}).get('threads') or 0)
+    n = kernel_threads(params)
     with mock.patch.dict(os.environ, {v: str(n) for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')} if n else {}):   # the kernel's torch and BLAS
         pm.execute_notebook(str(nb), str(out), parameters=kw, kernel_name=kernel, log_output=True, progress_bar=False)
     return out
@@ -306,7 +315,7 @@ def paper_cli(argv=None, # command-line arguments (a list of str); None: `sys.ar
     ap.add_argument('--dag-digest', help="`dag_digest` of the artifact when dvc.yaml was written: refuse to run if dag.yaml now gives it other runs")
     a = ap.parse_args(argv)
     try:
-        kw = paper_parameters(a.id, a.params)
+        kernel_threads(a.params); kw = paper_parameters(a.id, a.params)
         if a.dag_digest:
             D, P = load_dag(Path(a.params).parent/DAG), read_yaml(a.params)
             now = dag_digest(a.id, list(notebook_parameters(artifact_notebook(a.id, D))), D, P)

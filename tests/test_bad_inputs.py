@@ -240,6 +240,9 @@ case('cli_paper_unknown_key', UsageError, "'n_sample' is not a parameter", "did 
     lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'params.yaml']))
 case('cli_paper_wrong_type', UsageError, "'n_samples' must be", "'abc'", setup=_knobs('fig1: {n_samples: abc}\n'))(
     lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'params.yaml']))
+def _threads_params(v): return _write('thrparams.yaml', (ROOT/'params.yaml').read_text().replace('  threads: 1            # torch threads of the features', f'  threads: {v}            # torch threads of the features', 1))
+case('cli_paper_threads_not_int', UsageError, '`probe.threads` must be an int ≥ 0', "'abc'", setup=_threads_params('abc'))(   # the kernel's OMP_NUM_THREADS
+    lambda w: cli_error(OR.paper_cli, ['fig1', '--params', w/'thrparams.yaml']))
 case('cli_references_params_missing', UsageError, 'missing.yaml')(lambda w: cli_error(OF.references_cli, ['--params', w/'missing.yaml', '--out', w/'refs2']))
 case('cli_profile_unknown', UsageError, 'nosuchprofile')(lambda w: cli_error(OR.profile_cli, ['nosuchprofile', '--params', w/'params.yaml']))
 def _profile(text): return lambda w: ((w/'params').mkdir(exist_ok=True), (w/'params'/'x.yaml').write_text(text))
