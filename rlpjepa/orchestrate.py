@@ -14,7 +14,7 @@ from .dag import (DAG, DERIVED, KNOBS, _kind, _same_kind, artifact_notebook, dag
 
 # %% auto #0
 __all__ = ['apply_profile', 'profile_cli', 'stale_pretraining', 'queue_table', 'queue', 'auto_jobs', 'training_steps',
-           'local_queue', 'queue_cli', 'paper_parameters', 'kernel_threads', 'run_paper', 'paper_cli']
+           'queue_summary', 'local_queue', 'queue_cli', 'paper_parameters', 'kernel_threads', 'run_paper', 'paper_cli']
 
 # %% ../nbs/20_orchestrate.ipynb #3e165487
 def _merge(base, over, label:str, where=''):
@@ -163,8 +163,6 @@ def training_steps(cmd:str, # a pretraining stage's command (`rlpjepa-pretrain .
     except (ValueError, KeyError, TypeError, FileNotFoundError): return 0
     return cfg.epochs * -(-(cfg.train_subset or 60000) // cfg.batch_size)
 
-
-# %% ../nbs/20_orchestrate.ipynb #a5260729
 _THREADS = {'rlpjepa-pretrain': 'pretrain', 'rlpjepa-eval': 'probe', 'rlpjepa-references': 'probe', 'rlpjepa-paper': 'probe'}   # whose `threads` each runs on
 def _pinned(cmd:str, # a stage's command
             params:dict, # params.yaml, parsed
@@ -174,6 +172,22 @@ def _pinned(cmd:str, # a stage's command
     sec = _THREADS.get(Path(args[0]).name) if args else None
     return bool(sec and (params.get(sec) or {}).get('threads'))
 
+_KIND = {'rlpjepa-pretrain': 'training', 'rlpjepa-eval': 'evaluation', 'rlpjepa-references': 'references', 'rlpjepa-paper': 'notebooks'}
+def queue_summary(took:dict, # stage → seconds it ran
+                  cmds:dict, # stage → its command
+                  wall:float, # seconds from the first start to the last end
+                  jobs:int, # stages at once
+                 ) -> str:
+    "One line: the stages' minutes by kind (training, evaluation, references, notebooks, other) and how busy the `jobs` slots were: where `make repro`'s time went."
+    kinds = {}
+    for s, t in took.items():
+        args = shlex.split(cmds[s]); k = _KIND.get(Path(args[0]).name, 'other') if args else 'other'
+        kinds[k] = kinds.get(k, 0) + t
+    busy = sum(took.values()) / (jobs * wall) if wall > 0 else 0
+    return (f"rlpjepa-queue --local: {len(took)} stage(s) in {wall / 60:.1f} min, {sum(took.values()) / 60:.1f} stage-minutes on {jobs} "
+            f"slot(s), {busy:.0%} busy: " + ', '.join(f'{k} {t / 60:.1f}' for k, t in sorted(kinds.items(), key=lambda x: -x[1])))
+
+# %% ../nbs/20_orchestrate.ipynb #a5260729
 def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc status`) and every stage downstream of one
                 jobs:int, # stages at once
                 root='.', # the repository (its dvc.yaml gives each stage's command and the stages it reads from)
@@ -197,7 +211,7 @@ def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc s
     todo = sorted(stages, key=lambda s: -steps[s])          # stable: the rest keep DVC's order
     logs = Path(root)/'.dvc'/'tmp'/'rlpjepa-queue'; logs.mkdir(parents=True, exist_ok=True)
     print(f"rlpjepa-queue --local: {len(todo)} stage(s), {jobs} at a time, each once the stages it reads are done (logs: {logs}/<stage>.log)", flush=True)
-    running, failed, n, t0 = {}, [], 0, time.time()
+    running, failed, n, t0, took = {}, [], 0, time.time(), {}
     try:
         while todo or running:
             waiting = set(todo) | set(running)
@@ -211,13 +225,14 @@ def local_queue(stages:list|None, # stage names; None: every stale stage (`dvc s
             time.sleep(poll)
             for s, (p, f, t, log) in list(running.items()):
                 if p.poll() is None: continue
-                f.close(); del running[s]; n += 1
+                f.close(); del running[s]; n += 1; took[s] = time.time() - t
                 if p.returncode: failed.append((s, log))
                 print(f"  [{n}/{len(stages)}, {(time.time() - t0) / 60:.1f} min] {s}: "
                       f"{'done' if not p.returncode else f'FAILED (exit status {p.returncode})'} in {time.time() - t:.0f} s", flush=True)
     except KeyboardInterrupt:                   # the terminal's Ctrl-C reached the stages too: let DVC stop them cleanly
         for p, f, _, _ in running.values(): p.wait(); f.close()
         raise
+    print(queue_summary(took, {s: G[s]['cmd'] for s in took}, time.time() - t0, jobs), flush=True)
     if failed:
         s, log = failed[0]
         raise RuntimeError(f"{len(failed)} of {len(stages)} stage(s) failed ({', '.join(x for x, _ in failed)}); the end of {log}:\n"
