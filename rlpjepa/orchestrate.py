@@ -163,16 +163,21 @@ def training_steps(cmd:str, # a pretraining stage's command (`rlpjepa-pretrain .
     except (ValueError, KeyError, TypeError, FileNotFoundError): return 0
     return cfg.epochs * -(-(cfg.train_subset or 60000) // cfg.batch_size)
 
-_THREADS = {'rlpjepa-pretrain': 'pretrain', 'rlpjepa-eval': 'probe', 'rlpjepa-references': 'probe', 'rlpjepa-paper': 'probe'}   # whose `threads` each runs on
+# a stage's program → (its kind, the params.yaml section whose `threads` it runs on)
+_STAGES = {'rlpjepa-pretrain': ('training', 'pretrain'), 'rlpjepa-eval': ('evaluation', 'probe'),
+           'rlpjepa-references': ('references', 'probe'), 'rlpjepa-paper': ('notebooks', 'probe')}
+def _stage(cmd:str) -> tuple:
+    "(kind, threads section) of a stage's command; ('other', None) for a command of yours."
+    args = shlex.split(cmd)
+    return _STAGES.get(Path(args[0]).name, ('other', None)) if args else ('other', None)
+
 def _pinned(cmd:str, # a stage's command
             params:dict, # params.yaml, parsed
            ) -> bool:
     "Whether a stage's command runs on a fixed count of torch threads that params.yaml gives (`pretrain.threads`, `probe.threads` > 0): such stages share the cores; any other (a count of 0, torch's default of one thread per core, or a command of yours) runs alone."
-    args = shlex.split(cmd)
-    sec = _THREADS.get(Path(args[0]).name) if args else None
+    sec = _stage(cmd)[1]
     return bool(sec and (params.get(sec) or {}).get('threads'))
 
-_KIND = {'rlpjepa-pretrain': 'training', 'rlpjepa-eval': 'evaluation', 'rlpjepa-references': 'references', 'rlpjepa-paper': 'notebooks'}
 def queue_summary(took:dict, # stage → seconds it ran
                   cmds:dict, # stage → its command
                   wall:float, # seconds from the first start to the last end
@@ -181,8 +186,7 @@ def queue_summary(took:dict, # stage → seconds it ran
     "One line: the stages' minutes by kind (training, evaluation, references, notebooks, other) and how busy the `jobs` slots were: where `make repro`'s time went."
     kinds = {}
     for s, t in took.items():
-        args = shlex.split(cmds[s]); k = _KIND.get(Path(args[0]).name, 'other') if args else 'other'
-        kinds[k] = kinds.get(k, 0) + t
+        k = _stage(cmds[s])[0]; kinds[k] = kinds.get(k, 0) + t
     busy = sum(took.values()) / (jobs * wall) if wall > 0 else 0
     return (f"rlpjepa-queue --local: {len(took)} stage(s) in {wall / 60:.1f} min, {sum(took.values()) / 60:.1f} stage-minutes on {jobs} "
             f"slot(s), {busy:.0%} busy: " + ', '.join(f'{k} {t / 60:.1f}' for k, t in sorted(kinds.items(), key=lambda x: -x[1])))
@@ -296,9 +300,9 @@ def kernel_threads(params='params.yaml', # the params file
                   ) -> int:
     "The torch threads of a paper notebook's kernel: params.yaml `probe.threads` (0, torch's default, when absent); an error naming the key unless it is an int ≥ 0."
     probe = (read_yaml(params, 'params file') or {}).get('probe') or {}
-    n = probe.get('threads', 0) if isinstance(probe, dict) else None
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"{params}: `probe.threads` must be an int ≥ 0 (0: torch's default), got {n if isinstance(probe, dict) else probe!r}")
+    if not isinstance(probe, dict): raise ValueError(f"{params}: `probe` must be a mapping (the probe recipe), got {probe!r}")
+    n = probe.get('threads', 0)                     # the same rule as rlpjepa.offline.probe_recipe, without importing it (torchvision: seconds a stage)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0: raise ValueError(f"{params}: `probe.threads` must be an int ≥ 0 (0: torch's default), got {n!r}")
     return n
 
 def run_paper(id:str, # the artifact id, e.g. 'fig1'
